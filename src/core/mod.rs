@@ -1,0 +1,35 @@
+//! The pure decision core: forecasting and approval rules.
+//!
+//! Architecture invariant: nothing under `core` does IO. No clock reads, no
+//! files, no network, no database. Time and state arrive as arguments, so
+//! every decision can be unit-tested and replayed at simulated time.
+
+pub mod forecast;
+pub mod rules;
+
+/// Seconds in a day; all timestamps in the core are Unix seconds (UTC).
+pub const DAY: i64 = 86_400;
+
+/// What a sensor told us about one item, already mapped to the item.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    /// When it was observed (Unix seconds).
+    pub at: i64,
+    /// What kind of fact it is.
+    pub kind: ObservationKind,
+    /// Amount in the item's unit (a level for `Level`, a delta otherwise).
+    pub amount: f64,
+}
+
+/// The kinds of fact the forecaster understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObservationKind {
+    /// An absolute level reading (e.g. a load cell), possibly noisy.
+    Level,
+    /// An amount was used up (e.g. a washer dose).
+    Consumed,
+    /// An amount was put in (a delivery, a restock).
+    Added,
+    /// An amount was taken out without being used (thrown away, moved).
+    Removed,
+}

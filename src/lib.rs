@@ -1,0 +1,11 @@
+//! larder: a privacy-first restocking agent for smart-home hubs.
+//!
+//! See `ARCHITECTURE.md` for the code map. In short: `core` decides (pure),
+//! everything else moves bytes (MQTT, SQLite, keys, clock).
+
+pub mod approval;
+pub mod config;
+pub mod core;
+pub mod intent;
+pub mod keys;
+pub mod wire;
