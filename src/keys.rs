@@ -78,10 +78,12 @@ pub fn verify(public_key: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
 /// Lower-case hex of bytes.
 pub fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Parses hex (either case) into bytes; `None` if not hex or odd length.

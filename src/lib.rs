@@ -8,4 +8,5 @@ pub mod config;
 pub mod core;
 pub mod intent;
 pub mod keys;
+pub mod store;
 pub mod wire;

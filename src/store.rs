@@ -1,0 +1,1345 @@
+//! SQLite storage: versioned migrations, WAL with `synchronous=FULL`, one
+//! writer. Observations, item state, intents (proposals and their lifecycle),
+//! approvals, the outbox, dead letters and counters.
+//!
+//! Invariants enforced here (by schema, not by callers' good behaviour):
+//! - an event `(device, epoch, seq)` is stored at most once (UNIQUE);
+//! - at most one open intent per item (UNIQUE partial index);
+//! - a member's reply counts at most once per intent (UNIQUE).
+
+use crate::core::forecast::ItemState;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Most bytes of a refused payload kept in the dead-letter table.
+pub const DEAD_LETTER_KEEP_BYTES: usize = 4096;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// The file failed `quick_check`.
+    #[error("database {path} is corrupt: {detail}")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What `quick_check` said.
+        detail: String,
+    },
+    /// The file was written by a newer larder.
+    #[error("database {path} has schema version {found}, newer than this larder ({supported})")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// A stored value could not be decoded.
+    #[error("database {path}: bad stored value: {detail}")]
+    Decode {
+        /// The database file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Result alias for the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` = applied count.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE observations (
+    id          INTEGER PRIMARY KEY,
+    device      TEXT    NOT NULL,
+    epoch       INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    item        TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    amount      REAL    NOT NULL,
+    observed_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (device, epoch, seq)
+);
+CREATE INDEX observations_item_time ON observations (item, observed_at);
+
+CREATE TABLE device_seq (
+    device   TEXT PRIMARY KEY,
+    epoch    INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL
+);
+
+CREATE TABLE item_state (
+    item       TEXT PRIMARY KEY,
+    state      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE intents (
+    id                 TEXT PRIMARY KEY,
+    item               TEXT    NOT NULL,
+    state              TEXT    NOT NULL,
+    product            TEXT    NOT NULL,
+    packages           INTEGER NOT NULL,
+    quantity           REAL    NOT NULL,
+    unit_price         REAL    NOT NULL,
+    price_ceiling      REAL    NOT NULL,
+    currency           TEXT    NOT NULL,
+    deliver_after      INTEGER NOT NULL,
+    deliver_before     INTEGER NOT NULL,
+    nonce              TEXT,
+    prompt_at          INTEGER,
+    expires_at         INTEGER,
+    approvals_required INTEGER NOT NULL,
+    why                TEXT    NOT NULL,
+    decided_by         TEXT,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX one_open_intent_per_item ON intents (item)
+    WHERE state IN ('awaiting_approval', 'approved', 'sent', 'accepted');
+CREATE INDEX intents_item_created ON intents (item, created_at);
+
+CREATE TABLE approvals (
+    id          INTEGER PRIMARY KEY,
+    intent_id   TEXT    NOT NULL REFERENCES intents (id),
+    member      TEXT    NOT NULL,
+    verdict     TEXT    NOT NULL,
+    digest      BLOB    NOT NULL,
+    envelope    BLOB    NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (intent_id, member)
+);
+
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    retain     INTEGER NOT NULL,
+    intent_id  TEXT,
+    not_before INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    sent_at    INTEGER
+);
+CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+
+CREATE TABLE dead_letters (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    topic       TEXT    NOT NULL,
+    size        INTEGER NOT NULL,
+    payload     BLOB    NOT NULL,
+    reason      TEXT    NOT NULL
+);
+
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"#];
+
+/// Intent lifecycle states as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentState {
+    /// Waiting for household approval.
+    AwaitingApproval,
+    /// Approved; the signed intent is in the outbox.
+    Approved,
+    /// The broker acknowledged the signed intent.
+    Sent,
+    /// The shop accepted it.
+    Accepted,
+    /// The goods arrived (terminal).
+    Delivered,
+    /// A member denied it (terminal).
+    Denied,
+    /// The rules refused it (terminal).
+    Refused,
+    /// Nobody answered in time (terminal).
+    Expired,
+    /// The shop rejected it (terminal).
+    Rejected,
+}
+
+impl IntentState {
+    /// All states, for parsing.
+    const ALL: [IntentState; 9] = [
+        IntentState::AwaitingApproval,
+        IntentState::Approved,
+        IntentState::Sent,
+        IntentState::Accepted,
+        IntentState::Delivered,
+        IntentState::Denied,
+        IntentState::Refused,
+        IntentState::Expired,
+        IntentState::Rejected,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentState::AwaitingApproval => "awaiting_approval",
+            IntentState::Approved => "approved",
+            IntentState::Sent => "sent",
+            IntentState::Accepted => "accepted",
+            IntentState::Delivered => "delivered",
+            IntentState::Denied => "denied",
+            IntentState::Refused => "refused",
+            IntentState::Expired => "expired",
+            IntentState::Rejected => "rejected",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<IntentState> {
+        IntentState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the intent still blocks a new one for the same item.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            IntentState::AwaitingApproval
+                | IntentState::Approved
+                | IntentState::Sent
+                | IntentState::Accepted
+        )
+    }
+}
+
+/// One intent row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntentRow {
+    /// Idempotency key (32 hex digits).
+    pub id: String,
+    /// Item id.
+    pub item: String,
+    /// Lifecycle state.
+    pub state: IntentState,
+    /// Product / SKU.
+    pub product: String,
+    /// Whole packages.
+    pub packages: u32,
+    /// Amount in the item's unit.
+    pub quantity: f64,
+    /// Price per package.
+    pub unit_price: f64,
+    /// Most the order may cost.
+    pub price_ceiling: f64,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Earliest delivery (Unix seconds).
+    pub deliver_after: i64,
+    /// Latest delivery (Unix seconds).
+    pub deliver_before: i64,
+    /// Approval nonce (hex), for asked intents.
+    pub nonce: Option<String>,
+    /// When the approval prompt may go out, for asked intents.
+    pub prompt_at: Option<i64>,
+    /// When the approval request expires, for asked intents.
+    pub expires_at: Option<i64>,
+    /// Distinct member approvals needed.
+    pub approvals_required: u32,
+    /// Reasons: the forecast's, then the rules'.
+    pub why: Vec<String>,
+    /// Who decided: `rule:<name>`, `members`, `member:<name>`, `expiry`, `shop`.
+    pub decided_by: Option<String>,
+    /// Created (Unix seconds).
+    pub created_at: i64,
+    /// Last state change (Unix seconds).
+    pub updated_at: i64,
+}
+
+/// A new observation to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewObservation<'a> {
+    /// Device id.
+    pub device: &'a str,
+    /// Device boot epoch.
+    pub epoch: u64,
+    /// Sequence number in the epoch.
+    pub seq: u64,
+    /// Item id.
+    pub item: &'a str,
+    /// Wire kind name.
+    pub kind: &'a str,
+    /// Amount in the item's unit.
+    pub amount: f64,
+    /// When it was observed.
+    pub observed_at: i64,
+    /// When larder received it.
+    pub received_at: i64,
+}
+
+/// One stored observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationRow {
+    /// Device id.
+    pub device: String,
+    /// Wire kind name.
+    pub kind: String,
+    /// Amount in the item's unit.
+    pub amount: f64,
+    /// When it was observed.
+    pub observed_at: i64,
+}
+
+/// A message waiting for (or done with) the outbound relay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Row id (FIFO order).
+    pub id: i64,
+    /// `approval_request`, `approval_clear` or `intent`.
+    pub kind: String,
+    /// Topic.
+    pub topic: String,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+    /// Publish retained.
+    pub retain: bool,
+    /// The intent it concerns.
+    pub intent_id: Option<String>,
+    /// Not to be published before (Unix seconds).
+    pub not_before: i64,
+}
+
+/// A message to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutbox<'a> {
+    /// `approval_request`, `approval_clear` or `intent`.
+    pub kind: &'a str,
+    /// Topic.
+    pub topic: &'a str,
+    /// Payload bytes.
+    pub payload: &'a [u8],
+    /// Publish retained.
+    pub retain: bool,
+    /// The intent it concerns.
+    pub intent_id: Option<&'a str>,
+    /// Not to be published before (Unix seconds).
+    pub not_before: i64,
+}
+
+/// A member's accepted reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRow {
+    /// Intent id.
+    pub intent_id: String,
+    /// Member name.
+    pub member: String,
+    /// `approve` or `deny`.
+    pub verdict: String,
+    /// SHA-256 of the envelope.
+    pub digest: Vec<u8>,
+    /// The signed COSE envelope as received.
+    pub envelope: Vec<u8>,
+    /// When it was accepted.
+    pub received_at: i64,
+}
+
+/// A refused inbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetterRow {
+    /// When it arrived.
+    pub received_at: i64,
+    /// Topic it arrived on.
+    pub topic: String,
+    /// Full size in bytes.
+    pub size: usize,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// What happened to an inserted observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored.
+    New,
+    /// Already stored (same device, epoch, seq); ignored.
+    Duplicate,
+}
+
+/// The database handle (the single writer, or a read-only reader).
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Adds the path to a rusqlite error.
+fn at(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database as the single writer:
+    /// WAL, `synchronous=FULL`, foreign keys, `quick_check`, migrations.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path).map_err(at(path))?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.configure()?;
+        store.check_integrity()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database read-only (for `status` and the relay).
+    pub fn open_readonly(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(at(path))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(at(path))?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<()> {
+        let err = at(&self.path);
+        self.conn
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(&err)?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(&err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Decode {
+                path: self.path.clone(),
+                detail: format!("journal_mode is {mode}, WAL required"),
+            });
+        }
+        self.conn
+            .execute_batch(
+                "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=4194304;",
+            )
+            .map_err(&err)?;
+        // Assert what durability rests on: a commit is on disk before we ack.
+        let sync: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(&err)?;
+        if sync != 2 {
+            return Err(StoreError::Decode {
+                path: self.path.clone(),
+                detail: format!("synchronous is {sync}, FULL (2) required"),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_integrity(&self) -> Result<()> {
+        let result: rusqlite::Result<String> =
+            self.conn.query_row("PRAGMA quick_check", [], |r| r.get(0));
+        match result {
+            Ok(ok) if ok == "ok" => Ok(()),
+            Ok(detail) => Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail,
+            }),
+            Err(e) => Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let err = at(&self.path);
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&err)?;
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                supported,
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.unchecked_transaction().map_err(&err)?;
+            tx.execute_batch(sql).map_err(&err)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)
+                .map_err(&err)?;
+            tx.commit().map_err(&err)?;
+            tracing::info!(version = index + 1, "database migrated");
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE`).
+    pub fn transaction(&mut self) -> Result<Tx<'_>> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(at(&path))?;
+        Ok(Tx { tx, path })
+    }
+
+    /// Read queries on the current snapshot.
+    pub fn read(&self) -> Reader<'_> {
+        Reader {
+            conn: &self.conn,
+            path: &self.path,
+        }
+    }
+}
+
+/// Read-only queries, usable on a writer or a reader connection.
+pub struct Reader<'a> {
+    conn: &'a Connection,
+    path: &'a Path,
+}
+
+/// A write transaction; dropped without `commit` it rolls back.
+pub struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+const INTENT_COLUMNS: &str = "id, item, state, product, packages, quantity, unit_price, \
+     price_ceiling, currency, deliver_after, deliver_before, nonce, prompt_at, expires_at, \
+     approvals_required, why, decided_by, created_at, updated_at";
+
+fn intent_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IntentRow> {
+    let state: String = row.get(2)?;
+    let why: String = row.get(15)?;
+    Ok(IntentRow {
+        id: row.get(0)?,
+        item: row.get(1)?,
+        state: IntentState::parse(&state).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                format!("unknown intent state {state:?}").into(),
+            )
+        })?,
+        product: row.get(3)?,
+        packages: row.get(4)?,
+        quantity: row.get(5)?,
+        unit_price: row.get(6)?,
+        price_ceiling: row.get(7)?,
+        currency: row.get(8)?,
+        deliver_after: row.get(9)?,
+        deliver_before: row.get(10)?,
+        nonce: row.get(11)?,
+        prompt_at: row.get(12)?,
+        expires_at: row.get(13)?,
+        approvals_required: row.get(14)?,
+        why: serde_json::from_str(&why).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(15, rusqlite::types::Type::Text, e.into())
+        })?,
+        decided_by: row.get(16)?,
+        created_at: row.get(17)?,
+        updated_at: row.get(18)?,
+    })
+}
+
+fn outbox_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        topic: row.get(2)?,
+        payload: row.get(3)?,
+        retain: row.get(4)?,
+        intent_id: row.get(5)?,
+        not_before: row.get(6)?,
+    })
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        at(self.path)
+    }
+
+    /// The learned state of an item, if any.
+    pub fn item_state(&self, item: &str) -> Result<Option<ItemState>> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM item_state WHERE item = ?1",
+                [item],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| StoreError::Decode {
+                path: self.path.to_owned(),
+                detail: format!("item_state of {item}: {e}"),
+            })
+        })
+        .transpose()
+    }
+
+    /// The open intent for an item, if any.
+    pub fn open_intent(&self, item: &str) -> Result<Option<IntentRow>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {INTENT_COLUMNS} FROM intents WHERE item = ?1 AND state IN \
+                     ('awaiting_approval', 'approved', 'sent', 'accepted')"
+                ),
+                [item],
+                intent_from_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// One intent by id.
+    pub fn intent(&self, id: &str) -> Result<Option<IntentRow>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {INTENT_COLUMNS} FROM intents WHERE id = ?1"),
+                [id],
+                intent_from_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Intents, newest first, at most `limit`.
+    pub fn intents(&self, limit: u32) -> Result<Vec<IntentRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {INTENT_COLUMNS} FROM intents ORDER BY created_at DESC, rowid DESC LIMIT ?1"
+            ))
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([limit], intent_from_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Intents in the given state.
+    pub fn intents_in_state(&self, state: IntentState) -> Result<Vec<IntentRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {INTENT_COLUMNS} FROM intents WHERE state = ?1 ORDER BY created_at, rowid"
+            ))
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([state.as_str()], intent_from_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// When the item's last intent that ended without an order (denied,
+    /// refused, expired, rejected) was closed.
+    pub fn last_unsuccessful_close(&self, item: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT MAX(updated_at) FROM intents WHERE item = ?1 AND state IN \
+                 ('denied', 'refused', 'expired', 'rejected')",
+                [item],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Sum of price ceilings of intents approved since `since` (committed
+    /// spending for the budget).
+    pub fn spent_since(&self, since: i64) -> Result<f64> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(price_ceiling), 0) FROM intents WHERE created_at >= ?1 \
+                 AND state IN ('approved', 'sent', 'accepted', 'delivered')",
+                [since],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Orders (approved or further) of an item created since `since`.
+    pub fn orders_since(&self, item: &str, since: i64) -> Result<u32> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM intents WHERE item = ?1 AND created_at >= ?2 \
+                 AND state IN ('approved', 'sent', 'accepted', 'delivered')",
+                params![item, since],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Accepted member replies for an intent, oldest first.
+    pub fn approvals(&self, intent_id: &str) -> Result<Vec<ApprovalRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT intent_id, member, verdict, digest, envelope, received_at FROM approvals \
+                 WHERE intent_id = ?1 ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([intent_id], |r| {
+                Ok(ApprovalRow {
+                    intent_id: r.get(0)?,
+                    member: r.get(1)?,
+                    verdict: r.get(2)?,
+                    digest: r.get(3)?,
+                    envelope: r.get(4)?,
+                    received_at: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Unsent outbox rows due at `now`, oldest first.
+    pub fn due_outbox(&self, now: i64, limit: u32) -> Result<Vec<OutboxRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, kind, topic, payload, retain, intent_id, not_before FROM outbox \
+                 WHERE sent_at IS NULL AND not_before <= ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![now, limit], outbox_from_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Number of unsent outbox rows (due or not).
+    pub fn unsent_outbox(&self) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    /// Number of sent outbox rows.
+    pub fn sent_outbox(&self) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    /// The most recent observations of an item, newest first.
+    pub fn recent_observations(&self, item: &str, limit: u32) -> Result<Vec<ObservationRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT device, kind, amount, observed_at FROM observations WHERE item = ?1 \
+                 ORDER BY observed_at DESC, id DESC LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![item, limit], |r| {
+                Ok(ObservationRow {
+                    device: r.get(0)?,
+                    kind: r.get(1)?,
+                    amount: r.get(2)?,
+                    observed_at: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Number of stored observations.
+    pub fn observation_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM observations", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    /// Whether `(device, epoch, seq)` is stored.
+    pub fn has_observation(&self, device: &str, epoch: u64, seq: u64) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM observations WHERE device = ?1 AND epoch = ?2 AND seq = ?3)",
+                params![device, epoch as i64, seq as i64],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// The newest dead letters, newest first.
+    pub fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetterRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT received_at, topic, size, reason FROM dead_letters ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok(DeadLetterRow {
+                    received_at: r.get(0)?,
+                    topic: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as usize,
+                    reason: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// All counters, by name.
+    pub fn counters(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, value FROM counters ORDER BY name")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// One counter (0 if never bumped).
+    pub fn counter(&self, name: &str) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map_err(self.err())?
+            .map_or(0, |n| n as u64))
+    }
+}
+
+impl Tx<'_> {
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        at(&self.path)
+    }
+
+    /// Read queries inside this transaction.
+    pub fn read(&self) -> Reader<'_> {
+        Reader {
+            conn: &self.tx,
+            path: &self.path,
+        }
+    }
+
+    /// Commits.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.tx.commit().map_err(at(&path))
+    }
+
+    /// Stores an observation unless `(device, epoch, seq)` is already stored.
+    pub fn insert_observation(&self, obs: &NewObservation<'_>) -> Result<Inserted> {
+        let changed = self
+            .tx
+            .execute(
+                "INSERT INTO observations (device, epoch, seq, item, kind, amount, observed_at, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device, epoch, seq) DO NOTHING",
+                params![
+                    obs.device,
+                    obs.epoch as i64,
+                    obs.seq as i64,
+                    obs.item,
+                    obs.kind,
+                    obs.amount,
+                    obs.observed_at,
+                    obs.received_at
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(if changed == 1 {
+            Inserted::New
+        } else {
+            Inserted::Duplicate
+        })
+    }
+
+    /// Records the newest sequence seen from a device; returns the previous
+    /// `(epoch, last_seq)`, if any.
+    pub fn advance_device_seq(
+        &self,
+        device: &str,
+        epoch: u64,
+        seq: u64,
+    ) -> Result<Option<(u64, u64)>> {
+        let previous: Option<(i64, i64)> = self
+            .tx
+            .query_row(
+                "SELECT epoch, last_seq FROM device_seq WHERE device = ?1",
+                [device],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        let previous = previous.map(|(e, s)| (e as u64, s as u64));
+        let newer = match previous {
+            None => true,
+            Some((e, s)) => epoch != e || seq > s,
+        };
+        if newer {
+            self.tx
+                .execute(
+                    "INSERT INTO device_seq (device, epoch, last_seq) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (device) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
+                    params![device, epoch as i64, seq as i64],
+                )
+                .map_err(self.err())?;
+        }
+        Ok(previous)
+    }
+
+    /// Saves an item's learned state.
+    pub fn save_item_state(&self, item: &str, state: &ItemState, now: i64) -> Result<()> {
+        let text = serde_json::to_string(state).map_err(|e| StoreError::Decode {
+            path: self.path.clone(),
+            detail: format!("item_state of {item}: {e}"),
+        })?;
+        self.tx
+            .execute(
+                "INSERT INTO item_state (item, state, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (item) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                params![item, text, now],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Inserts a new intent. Fails (constraint) if the item already has an
+    /// open intent: the schema, not the caller, guarantees one per item.
+    pub fn insert_intent(&self, intent: &IntentRow) -> Result<()> {
+        let why = serde_json::to_string(&intent.why).map_err(|e| StoreError::Decode {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })?;
+        self.tx
+            .execute(
+                &format!(
+                    "INSERT INTO intents ({INTENT_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                ),
+                params![
+                    intent.id,
+                    intent.item,
+                    intent.state.as_str(),
+                    intent.product,
+                    intent.packages,
+                    intent.quantity,
+                    intent.unit_price,
+                    intent.price_ceiling,
+                    intent.currency,
+                    intent.deliver_after,
+                    intent.deliver_before,
+                    intent.nonce,
+                    intent.prompt_at,
+                    intent.expires_at,
+                    intent.approvals_required,
+                    why,
+                    intent.decided_by,
+                    intent.created_at,
+                    intent.updated_at
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Moves an intent from `from` to `to`; returns whether exactly this
+    /// transition happened (false if the intent was not in `from`).
+    pub fn transition_intent(
+        &self,
+        id: &str,
+        from: IntentState,
+        to: IntentState,
+        decided_by: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE intents SET state = ?3, decided_by = COALESCE(?4, decided_by), updated_at = ?5 \
+                 WHERE id = ?1 AND state = ?2",
+                params![id, from.as_str(), to.as_str(), decided_by, now],
+            )
+            .map_err(self.err())?;
+        Ok(changed == 1)
+    }
+
+    /// Records a member's reply; false if that member already replied.
+    pub fn record_approval(&self, approval: &ApprovalRow) -> Result<bool> {
+        let changed = self
+            .tx
+            .execute(
+                "INSERT INTO approvals (intent_id, member, verdict, digest, envelope, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (intent_id, member) DO NOTHING",
+                params![
+                    approval.intent_id,
+                    approval.member,
+                    approval.verdict,
+                    approval.digest,
+                    approval.envelope,
+                    approval.received_at
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(changed == 1)
+    }
+
+    /// Queues a message for the relay.
+    pub fn enqueue(&self, msg: &NewOutbox<'_>, now: i64) -> Result<i64> {
+        self.tx
+            .execute(
+                "INSERT INTO outbox (kind, topic, payload, retain, intent_id, not_before, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    msg.kind,
+                    msg.topic,
+                    msg.payload,
+                    msg.retain,
+                    msg.intent_id,
+                    msg.not_before,
+                    now
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Marks an outbox row sent (after the broker's PUBACK); returns the row
+    /// if it was unsent.
+    pub fn mark_sent(&self, id: i64, now: i64) -> Result<Option<OutboxRow>> {
+        let row = self
+            .tx
+            .query_row(
+                "SELECT id, kind, topic, payload, retain, intent_id, not_before FROM outbox \
+                 WHERE id = ?1 AND sent_at IS NULL",
+                [id],
+                outbox_from_row,
+            )
+            .optional()
+            .map_err(self.err())?;
+        if row.is_some() {
+            self.tx
+                .execute(
+                    "UPDATE outbox SET sent_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )
+                .map_err(self.err())?;
+        }
+        Ok(row)
+    }
+
+    /// Drops unsent outbox rows of a kind for an intent (e.g. a prompt that
+    /// is no longer needed); returns how many.
+    pub fn cancel_unsent(&self, intent_id: &str, kind: &str) -> Result<usize> {
+        self.tx
+            .execute(
+                "DELETE FROM outbox WHERE intent_id = ?1 AND kind = ?2 AND sent_at IS NULL",
+                params![intent_id, kind],
+            )
+            .map_err(self.err())
+    }
+
+    /// Stores a refused message with its reason (payload truncated).
+    pub fn dead_letter(&self, topic: &str, payload: &[u8], reason: &str, now: i64) -> Result<()> {
+        let kept = &payload[..payload.len().min(DEAD_LETTER_KEEP_BYTES)];
+        self.tx
+            .execute(
+                "INSERT INTO dead_letters (received_at, topic, size, payload, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![now, topic, payload.len() as i64, kept, reason],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Adds `by` to a named counter.
+    pub fn bump(&self, name: &str, by: u64) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO counters (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                params![name, by as i64],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db() -> (tempdir::Dir, Store) {
+        let dir = tempdir::Dir::new();
+        let store = Store::open(&dir.path.join("t.db")).expect("open");
+        (dir, store)
+    }
+
+    /// A throwaway directory removed on drop (no extra crate for tests).
+    mod tempdir {
+        use std::path::PathBuf;
+        pub struct Dir {
+            pub path: PathBuf,
+        }
+        impl Dir {
+            pub fn new() -> Dir {
+                let path = std::env::temp_dir().join(format!(
+                    "larder-store-test-{}-{}",
+                    std::process::id(),
+                    crate::keys::to_hex(&crate::keys::random_bytes::<8>())
+                ));
+                std::fs::create_dir_all(&path).expect("mkdir");
+                Dir { path }
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.path);
+            }
+        }
+    }
+
+    fn intent(id: &str, item: &str, state: IntentState) -> IntentRow {
+        IntentRow {
+            id: id.into(),
+            item: item.into(),
+            state,
+            product: "sku".into(),
+            packages: 2,
+            quantity: 2.0,
+            unit_price: 1.1,
+            price_ceiling: 2.42,
+            currency: "EUR".into(),
+            deliver_after: 10,
+            deliver_before: 20,
+            nonce: None,
+            prompt_at: None,
+            expires_at: None,
+            approvals_required: 1,
+            why: vec!["low".into()],
+            decided_by: None,
+            created_at: 5,
+            updated_at: 5,
+        }
+    }
+
+    #[test]
+    fn durability_pragmas_are_set_and_schema_is_current() {
+        let (_d, store) = temp_db();
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("q");
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("q");
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("q");
+        assert_eq!(
+            (sync, mode.as_str(), version),
+            (2, "wal", MIGRATIONS.len() as i64)
+        );
+    }
+
+    #[test]
+    fn the_same_event_is_stored_once() {
+        let (_d, mut store) = temp_db();
+        let obs = NewObservation {
+            device: "fridge",
+            epoch: 1,
+            seq: 7,
+            item: "milk",
+            kind: "level",
+            amount: 1.0,
+            observed_at: 100,
+            received_at: 100,
+        };
+        let tx = store.transaction().expect("tx");
+        assert_eq!(tx.insert_observation(&obs).expect("i"), Inserted::New);
+        assert_eq!(tx.insert_observation(&obs).expect("i"), Inserted::Duplicate);
+        tx.commit().expect("commit");
+        assert_eq!(store.read().observation_count().expect("c"), 1);
+    }
+
+    #[test]
+    fn an_item_has_at_most_one_open_intent() {
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        tx.insert_intent(&intent("a", "milk", IntentState::Approved))
+            .expect("first");
+        assert!(
+            tx.insert_intent(&intent("b", "milk", IntentState::AwaitingApproval))
+                .is_err()
+        );
+        tx.insert_intent(&intent("c", "eggs", IntentState::Sent))
+            .expect("other item");
+        assert!(
+            tx.transition_intent("a", IntentState::Approved, IntentState::Delivered, None, 9)
+                .expect("t")
+        );
+        tx.insert_intent(&intent("d", "milk", IntentState::AwaitingApproval))
+            .expect("after close");
+        tx.commit().expect("commit");
+        let open = store.read().open_intent("milk").expect("q").expect("some");
+        assert_eq!(open.id, "d");
+    }
+
+    #[test]
+    fn a_transition_from_the_wrong_state_changes_nothing() {
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        tx.insert_intent(&intent("a", "milk", IntentState::Denied))
+            .expect("i");
+        assert!(
+            !tx.transition_intent(
+                "a",
+                IntentState::AwaitingApproval,
+                IntentState::Approved,
+                None,
+                9
+            )
+            .expect("t")
+        );
+        assert_eq!(
+            tx.read().intent("a").expect("q").expect("row").state,
+            IntentState::Denied
+        );
+    }
+
+    #[test]
+    fn a_member_reply_counts_once() {
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        tx.insert_intent(&intent("a", "milk", IntentState::AwaitingApproval))
+            .expect("i");
+        let reply = ApprovalRow {
+            intent_id: "a".into(),
+            member: "alex".into(),
+            verdict: "approve".into(),
+            digest: vec![1; 32],
+            envelope: vec![2; 10],
+            received_at: 3,
+        };
+        assert!(tx.record_approval(&reply).expect("first"));
+        assert!(!tx.record_approval(&reply).expect("second"));
+    }
+
+    #[test]
+    fn outbox_is_fifo_respects_not_before_and_marks_sent_once() {
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        let msg = |kind, nb| NewOutbox {
+            kind,
+            topic: "t",
+            payload: b"x",
+            retain: false,
+            intent_id: None,
+            not_before: nb,
+        };
+        let a = tx.enqueue(&msg("intent", 0), 0).expect("a");
+        let b = tx.enqueue(&msg("approval_request", 100), 0).expect("b");
+        tx.commit().expect("c");
+        let due: Vec<i64> = store
+            .read()
+            .due_outbox(50, 10)
+            .expect("due")
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(due, vec![a]);
+        let tx = store.transaction().expect("tx");
+        assert!(tx.mark_sent(a, 60).expect("m").is_some());
+        assert!(tx.mark_sent(a, 61).expect("m").is_none());
+        tx.commit().expect("c");
+        let due: Vec<i64> = store
+            .read()
+            .due_outbox(200, 10)
+            .expect("due")
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(due, vec![b]);
+    }
+
+    #[test]
+    fn device_sequence_reports_the_previous_position() {
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        assert_eq!(tx.advance_device_seq("f", 1, 1).expect("a"), None);
+        assert_eq!(tx.advance_device_seq("f", 1, 5).expect("a"), Some((1, 1)));
+        // An older seq does not move the mark back.
+        assert_eq!(tx.advance_device_seq("f", 1, 3).expect("a"), Some((1, 5)));
+        assert_eq!(tx.advance_device_seq("f", 2, 1).expect("a"), Some((1, 5)));
+    }
+
+    #[test]
+    fn dead_letters_keep_a_bounded_prefix_and_counters_add_up() {
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        tx.dead_letter("t", &vec![0u8; 10_000], "too big", 1)
+            .expect("dl");
+        tx.bump("dead_letters", 1).expect("b");
+        tx.bump("dead_letters", 2).expect("b");
+        tx.commit().expect("c");
+        let kept: i64 = store
+            .conn
+            .query_row("SELECT length(payload) FROM dead_letters", [], |r| r.get(0))
+            .expect("q");
+        assert_eq!(kept, DEAD_LETTER_KEEP_BYTES as i64);
+        assert_eq!(store.read().counter("dead_letters").expect("c"), 3);
+        assert_eq!(store.read().dead_letters(5).expect("d")[0].size, 10_000);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_reported_not_opened() {
+        let dir = tempdir::Dir::new();
+        let path = dir.path.join("bad.db");
+        std::fs::write(&path, vec![0x5au8; 8192]).expect("write");
+        assert!(Store::open(&path).is_err());
+    }
+}
