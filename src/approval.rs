@@ -117,3 +117,10 @@ pub fn open_reply(
     let _ = (bytes, hub, member_key);
     todo!("approval helper")
 }
+
+/// SHA-256 of a reply envelope (approval evidence and ledger reference).
+pub fn reply_digest(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    out
+}

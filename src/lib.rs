@@ -4,9 +4,12 @@
 //! everything else moves bytes (MQTT, SQLite, keys, clock).
 
 pub mod approval;
+pub mod clock;
 pub mod config;
 pub mod core;
+pub mod engine;
 pub mod intent;
 pub mod keys;
+pub mod mqtt;
 pub mod store;
 pub mod wire;

@@ -1,0 +1,858 @@
+//! The engine: what the single writer does with each inbound message and on
+//! each tick. It routes by topic, decodes, calls the pure core, and writes
+//! the results (state, intents, outbox rows, dead letters) in one
+//! transaction per batch. It does no network IO: the daemon acks after the
+//! commit and the relay publishes the outbox.
+
+use crate::approval::{self, ApprovalRequest, ReplyClaims};
+use crate::config::{Config, Device, Item};
+use crate::core::forecast::{self, Forecast, Measure};
+use crate::core::rules::{self, Verdict};
+use crate::core::{DAY, Observation, ObservationKind};
+use crate::intent::{self, AckStatus, Evidence, Intent};
+use crate::keys::{self, SigningKey};
+use crate::store::{
+    self, ApprovalRow, Inserted, IntentRow, IntentState, NewObservation, NewOutbox, Store, Tx,
+};
+use crate::wire::{self, EventKind};
+
+/// How long after a denied, refused or expired intent the item is left
+/// alone before larder proposes it again.
+pub const COOLDOWN_SECS: i64 = DAY;
+
+/// Accepted clock skew of device timestamps into the future, in seconds.
+const MAX_FUTURE_SKEW_SECS: i64 = 300;
+
+/// Oldest device timestamp taken at face value, relative to now.
+const MAX_EVENT_AGE_SECS: i64 = 30 * DAY;
+
+/// The MQTT topics larder uses, derived from the configuration.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    /// Retained `online`/`offline`.
+    pub status: String,
+    /// Prefix of approval requests: `<prefix><intent>`.
+    pub approvals_prefix: String,
+    /// Subscription filter for member replies.
+    pub replies_filter: String,
+    /// Signed intents go here.
+    pub upstream: String,
+    /// Shop acknowledgements arrive here.
+    pub upstream_acks: String,
+}
+
+impl Topics {
+    /// Topics for a configuration.
+    pub fn new(config: &Config) -> Topics {
+        let hub = &config.hub.id;
+        Topics {
+            status: format!("larder/{hub}/status"),
+            approvals_prefix: format!("larder/{hub}/approvals/"),
+            replies_filter: format!("larder/{hub}/approvals/+/reply"),
+            upstream: config.upstream.topic.clone(),
+            upstream_acks: config.upstream.ack_topic.clone(),
+        }
+    }
+
+    /// Where the approval request for an intent is published (retained).
+    pub fn approval_request(&self, intent: &str) -> String {
+        format!("{}{intent}", self.approvals_prefix)
+    }
+
+    /// Where members reply for an intent.
+    pub fn approval_reply(&self, intent: &str) -> String {
+        format!("{}{intent}/reply", self.approvals_prefix)
+    }
+
+    /// The intent id of a reply topic, if `topic` is one.
+    pub fn reply_intent<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        topic
+            .strip_prefix(self.approvals_prefix.as_str())?
+            .strip_suffix("/reply")
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+    }
+}
+
+/// A refused inbound message: the reason goes to the dead-letter table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// Counter to bump besides `dead_letters`.
+    pub counter: &'static str,
+    /// Why, for the log and the dead-letter row.
+    pub reason: String,
+}
+
+impl Refusal {
+    fn new(counter: &'static str, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            counter,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One inbound message as the engine sees it.
+#[derive(Debug, Clone)]
+pub struct Inbound<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Payload bytes.
+    pub payload: &'a [u8],
+    /// The retain flag.
+    pub retain: bool,
+}
+
+/// What a batch did, for logs and the caller's follow-up.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BatchOutcome {
+    /// Observations stored.
+    pub stored: u64,
+    /// Duplicates ignored.
+    pub duplicates: u64,
+    /// Messages dead-lettered.
+    pub refused: u64,
+    /// Items whose state changed (decide for these).
+    pub touched: Vec<String>,
+}
+
+/// The engine: configuration, hub key and topics. Stateless between calls;
+/// all state lives in the database.
+pub struct Engine {
+    config: Config,
+    hub_key: SigningKey,
+    topics: Topics,
+    tz: jiff::tz::TimeZone,
+}
+
+impl Engine {
+    /// An engine for a configuration and hub key.
+    pub fn new(config: Config, hub_key: SigningKey) -> Engine {
+        let tz = config
+            .hub
+            .timezone
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+            .unwrap_or_else(jiff::tz::TimeZone::system);
+        let topics = Topics::new(&config);
+        Engine {
+            config,
+            hub_key,
+            topics,
+            tz,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The topics.
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// Topics the ingest connection subscribes to.
+    pub fn subscriptions(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .config
+            .devices
+            .iter()
+            .map(|d| d.topic.clone())
+            .collect();
+        topics.push(self.topics.replies_filter.clone());
+        topics.push(self.topics.upstream_acks.clone());
+        topics
+    }
+
+    /// Processes a batch of inbound messages in one transaction. On `Err`
+    /// nothing was committed and nothing may be acknowledged.
+    pub fn ingest(
+        &self,
+        store: &mut Store,
+        batch: &[Inbound<'_>],
+        now: i64,
+    ) -> store::Result<BatchOutcome> {
+        let tx = store.transaction()?;
+        let mut outcome = BatchOutcome::default();
+        for msg in batch {
+            match self.route(&tx, msg, now)? {
+                Ok(Handled::Stored(item)) => {
+                    outcome.stored += 1;
+                    if !outcome.touched.contains(&item) {
+                        outcome.touched.push(item);
+                    }
+                }
+                Ok(Handled::Duplicate) => outcome.duplicates += 1,
+                Ok(Handled::Done) => {}
+                Err(refusal) => {
+                    tracing::warn!(topic = msg.topic, bytes = msg.payload.len(), reason = %refusal.reason, "refused inbound message");
+                    tx.dead_letter(msg.topic, msg.payload, &refusal.reason, now)?;
+                    tx.bump("dead_letters", 1)?;
+                    tx.bump(refusal.counter, 1)?;
+                    outcome.refused += 1;
+                }
+            }
+        }
+        if outcome.duplicates > 0 {
+            tx.bump("duplicates", outcome.duplicates)?;
+        }
+        tx.bump("messages", batch.len() as u64)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Dispatches one message by topic. `Ok(Err(_))` is a refusal.
+    fn route(
+        &self,
+        tx: &Tx<'_>,
+        msg: &Inbound<'_>,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        if msg.payload.len() > self.config.mqtt.max_payload_bytes {
+            return Ok(Err(Refusal::new(
+                "refused_oversize",
+                format!(
+                    "payload of {} bytes exceeds mqtt.max-payload-bytes ({})",
+                    msg.payload.len(),
+                    self.config.mqtt.max_payload_bytes
+                ),
+            )));
+        }
+        if let Some(device) = self.config.devices.iter().find(|d| d.topic == msg.topic) {
+            return self.ingest_event(tx, device, msg, now);
+        }
+        if let Some(intent_id) = self.topics.reply_intent(msg.topic) {
+            return self.apply_reply(tx, intent_id, msg, now);
+        }
+        if msg.topic == self.topics.upstream_acks {
+            return self.apply_ack(tx, msg, now);
+        }
+        Ok(Err(Refusal::new(
+            "refused_topic",
+            format!(
+                "no device or larder function listens on topic {:?}",
+                msg.topic
+            ),
+        )))
+    }
+
+    fn ingest_event(
+        &self,
+        tx: &Tx<'_>,
+        device: &Device,
+        msg: &Inbound<'_>,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        let event = match wire::decode_event(device.format, msg.payload) {
+            Ok(event) => event,
+            Err(e) => return Ok(Err(Refusal::new("refused_events", e.to_string()))),
+        };
+        if event.device != device.id {
+            return Ok(Err(Refusal::new(
+                "refused_events",
+                format!(
+                    "event names device {:?} but arrived on the topic of device {:?}",
+                    event.device, device.id
+                ),
+            )));
+        }
+        let Some(item) = self.config.item_for_slot(&device.id, &event.slot) else {
+            return Ok(Err(Refusal::new(
+                "refused_events",
+                format!(
+                    "no item is configured for device {:?} slot {:?}",
+                    device.id, event.slot
+                ),
+            )));
+        };
+        let observed_at = match event.ts {
+            Some(ts) if ts <= now + MAX_FUTURE_SKEW_SECS && ts >= now - MAX_EVENT_AGE_SECS => ts,
+            Some(ts) => {
+                tracing::warn!(device = %device.id, ts, now, "device clock looks wrong; using receive time");
+                tx.bump("device_clock_skew", 1)?;
+                now
+            }
+            None => now,
+        };
+        let inserted = tx.insert_observation(&NewObservation {
+            device: &device.id,
+            epoch: event.epoch,
+            seq: event.seq,
+            item: &item.id,
+            kind: event.kind.as_str(),
+            amount: event.amount,
+            observed_at,
+            received_at: now,
+        })?;
+        if inserted == Inserted::Duplicate {
+            return Ok(Ok(Handled::Duplicate));
+        }
+        if let Some((epoch, last)) = tx.advance_device_seq(&device.id, event.epoch, event.seq)? {
+            if epoch == event.epoch && event.seq > last.saturating_add(1) {
+                let missing = event.seq - last - 1;
+                tracing::warn!(device = %device.id, epoch, after = last, next = event.seq, missing, "sequence gap: events may have been lost before reaching larder");
+                tx.bump("sequence_gaps", 1)?;
+                tx.bump("sequence_missing", missing)?;
+            }
+        }
+        let kind = match event.kind {
+            EventKind::Level => ObservationKind::Level,
+            EventKind::Consumed | EventKind::WasherCycle => ObservationKind::Consumed,
+            EventKind::Added => ObservationKind::Added,
+            EventKind::Removed => ObservationKind::Removed,
+        };
+        self.observe(
+            tx,
+            item,
+            &Observation {
+                at: observed_at,
+                kind,
+                amount: event.amount,
+            },
+            now,
+        )?;
+        Ok(Ok(Handled::Stored(item.id.clone())))
+    }
+
+    fn observe(&self, tx: &Tx<'_>, item: &Item, obs: &Observation, now: i64) -> store::Result<()> {
+        let mut state = tx.read().item_state(&item.id)?.unwrap_or_default();
+        forecast::observe(&item.model, &mut state, obs);
+        tx.save_item_state(&item.id, &state, now)
+    }
+
+    fn apply_reply(
+        &self,
+        tx: &Tx<'_>,
+        topic_intent: &str,
+        msg: &Inbound<'_>,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        let refuse = |reason: String| Ok(Err(Refusal::new("refused_replies", reason)));
+        if msg.retain {
+            return refuse("retained approval replies are refused (a reply must be fresh)".into());
+        }
+        let hub = &self.config.hub.id;
+        let claims: ReplyClaims = match approval::open_reply(msg.payload, hub, |kid| {
+            self.config
+                .member(kid)
+                .map(|m| (m.public_key, m.may_approve))
+        }) {
+            Ok(claims) => claims,
+            Err(e) => return refuse(e.to_string()),
+        };
+        if claims.intent != topic_intent {
+            return refuse(format!(
+                "reply for intent {} arrived on the reply topic of intent {topic_intent}",
+                claims.intent
+            ));
+        }
+        let Some(intent) = tx.read().intent(&claims.intent)? else {
+            return refuse(format!("unknown intent {}", claims.intent));
+        };
+        if intent.state != IntentState::AwaitingApproval {
+            return refuse(format!(
+                "intent {} is {}, not awaiting approval (replayed or late reply from {})",
+                intent.id,
+                intent.state.as_str(),
+                claims.member
+            ));
+        }
+        if intent.nonce.as_deref() != Some(keys::to_hex(&claims.nonce).as_str()) {
+            return refuse(format!(
+                "reply from {} carries a stale or wrong nonce for intent {}",
+                claims.member, intent.id
+            ));
+        }
+        if let Some(expires_at) = intent.expires_at {
+            if now > expires_at {
+                return refuse(format!(
+                    "request for intent {} expired at {expires_at}; reply from {} is too late",
+                    intent.id, claims.member
+                ));
+            }
+        }
+        let verdict = match claims.verdict {
+            approval::Verdict::Approve => "approve",
+            approval::Verdict::Deny => "deny",
+        };
+        let recorded = tx.record_approval(&ApprovalRow {
+            intent_id: intent.id.clone(),
+            member: claims.member.clone(),
+            verdict: verdict.into(),
+            digest: approval::reply_digest(msg.payload).to_vec(),
+            envelope: msg.payload.to_vec(),
+            received_at: now,
+        })?;
+        if !recorded {
+            return refuse(format!(
+                "replayed reply: {} already answered intent {}",
+                claims.member, intent.id
+            ));
+        }
+        match claims.verdict {
+            approval::Verdict::Deny => {
+                tracing::info!(intent = %intent.id, item = %intent.item, member = %claims.member, "denied by member");
+                let by = format!("member:{}", claims.member);
+                tx.transition_intent(
+                    &intent.id,
+                    IntentState::AwaitingApproval,
+                    IntentState::Denied,
+                    Some(&by),
+                    now,
+                )?;
+                self.clear_request(tx, &intent.id, now)?;
+            }
+            approval::Verdict::Approve => {
+                let approvals: Vec<ApprovalRow> = tx
+                    .read()
+                    .approvals(&intent.id)?
+                    .into_iter()
+                    .filter(|a| a.verdict == "approve")
+                    .collect();
+                tracing::info!(intent = %intent.id, item = %intent.item, member = %claims.member, have = approvals.len(), need = intent.approvals_required, "approved by member");
+                if approvals.len() as u32 >= intent.approvals_required {
+                    let digests = approvals
+                        .iter()
+                        .filter_map(|a| <[u8; 32]>::try_from(a.digest.as_slice()).ok())
+                        .collect();
+                    tx.transition_intent(
+                        &intent.id,
+                        IntentState::AwaitingApproval,
+                        IntentState::Approved,
+                        Some("members"),
+                        now,
+                    )?;
+                    self.enqueue_intent(tx, &intent, Evidence::Members(digests), now)?;
+                    self.clear_request(tx, &intent.id, now)?;
+                }
+            }
+        }
+        Ok(Ok(Handled::Done))
+    }
+
+    fn apply_ack(
+        &self,
+        tx: &Tx<'_>,
+        msg: &Inbound<'_>,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        let ack = match intent::decode_ack(msg.payload) {
+            Ok(ack) => ack,
+            Err(e) => return Ok(Err(Refusal::new("refused_acks", e.to_string()))),
+        };
+        let Some(row) = tx.read().intent(&ack.intent)? else {
+            return Ok(Err(Refusal::new(
+                "refused_acks",
+                format!("acknowledgement for unknown intent {}", ack.intent),
+            )));
+        };
+        let (from, to): (&[IntentState], IntentState) = match ack.status {
+            AckStatus::Accepted => (
+                &[IntentState::Approved, IntentState::Sent],
+                IntentState::Accepted,
+            ),
+            AckStatus::Delivered => (
+                &[
+                    IntentState::Approved,
+                    IntentState::Sent,
+                    IntentState::Accepted,
+                ],
+                IntentState::Delivered,
+            ),
+            AckStatus::Rejected => (
+                &[
+                    IntentState::Approved,
+                    IntentState::Sent,
+                    IntentState::Accepted,
+                ],
+                IntentState::Rejected,
+            ),
+        };
+        if !from.contains(&row.state) {
+            tracing::debug!(intent = %row.id, state = row.state.as_str(), "ignoring repeated or late shop acknowledgement");
+            tx.bump("stale_acks", 1)?;
+            return Ok(Ok(Handled::Done));
+        }
+        tx.transition_intent(&row.id, row.state, to, Some("shop"), now)?;
+        match ack.status {
+            AckStatus::Accepted => {
+                tracing::info!(intent = %row.id, item = %row.item, "shop accepted intent")
+            }
+            AckStatus::Rejected => {
+                tracing::warn!(intent = %row.id, item = %row.item, reason = ack.reason.as_deref().unwrap_or(""), "shop rejected intent")
+            }
+            AckStatus::Delivered => {
+                tracing::info!(intent = %row.id, item = %row.item, packages = row.packages, "delivered");
+                // Level-measured items see the delivery on their sensor; for
+                // consumption-measured ones the delivery is the restock.
+                if let Some(item) = self.config.item(&row.item) {
+                    if item.model.measure == Measure::Consumption {
+                        self.observe(
+                            tx,
+                            item,
+                            &Observation {
+                                at: now,
+                                kind: ObservationKind::Added,
+                                amount: row.quantity,
+                            },
+                            now,
+                        )?;
+                        return Ok(Ok(Handled::Stored(item.id.clone())));
+                    }
+                }
+            }
+        }
+        Ok(Ok(Handled::Done))
+    }
+
+    /// Marks an outbox row sent after the broker's PUBACK; a sent intent
+    /// moves from `approved` to `sent`.
+    pub fn mark_sent(&self, store: &mut Store, outbox_id: i64, now: i64) -> store::Result<()> {
+        let tx = store.transaction()?;
+        if let Some(row) = tx.mark_sent(outbox_id, now)? {
+            if row.kind == "intent" {
+                if let Some(id) = &row.intent_id {
+                    if tx.transition_intent(
+                        id,
+                        IntentState::Approved,
+                        IntentState::Sent,
+                        None,
+                        now,
+                    )? {
+                        tracing::info!(intent = %id, "intent delivered to the broker");
+                    }
+                }
+            }
+        }
+        tx.commit()
+    }
+
+    /// Expires stale approval requests, then decides for `items` (all when
+    /// `None`): forecast, propose, apply the rules, write intents and outbox
+    /// rows. One transaction.
+    pub fn decide(
+        &self,
+        store: &mut Store,
+        items: Option<&[String]>,
+        now: i64,
+    ) -> store::Result<()> {
+        let tx = store.transaction()?;
+        self.expire(&tx, now)?;
+        for item in &self.config.items {
+            if items.is_some_and(|only| !only.contains(&item.id)) {
+                continue;
+            }
+            self.decide_item(&tx, item, now)?;
+        }
+        tx.commit()
+    }
+
+    fn expire(&self, tx: &Tx<'_>, now: i64) -> store::Result<()> {
+        for intent in tx.read().intents_in_state(IntentState::AwaitingApproval)? {
+            if intent.expires_at.is_some_and(|t| now > t)
+                && tx.transition_intent(
+                    &intent.id,
+                    IntentState::AwaitingApproval,
+                    IntentState::Expired,
+                    Some("expiry"),
+                    now,
+                )?
+            {
+                tracing::info!(intent = %intent.id, item = %intent.item, "approval request expired unanswered");
+                self.clear_request(tx, &intent.id, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decide_item(&self, tx: &Tx<'_>, item: &Item, now: i64) -> store::Result<()> {
+        let read = tx.read();
+        if read.open_intent(&item.id)?.is_some() {
+            return Ok(());
+        }
+        if read
+            .last_unsuccessful_close(&item.id)?
+            .is_some_and(|t| now - t < COOLDOWN_SECS)
+        {
+            return Ok(());
+        }
+        let Some(state) = read.item_state(&item.id)? else {
+            return Ok(());
+        };
+        let fc = forecast::forecast(&item.model, &state, now);
+        let Some(proposal) = forecast::propose(&item.model, &fc) else {
+            return Ok(());
+        };
+        let cost = item.price * f64::from(proposal.packages);
+        let ceiling = round_cents(cost * (1.0 + self.config.upstream.price_tolerance));
+        let local = self.local(now);
+        let cap_days = self
+            .config
+            .rules
+            .max_orders_per_item
+            .map_or(30, |cap| cap.period_days);
+        let ctx = rules::Context {
+            now,
+            local_minute_of_day: local.minute_of_day,
+            spent_this_month: read.spent_since(local.month_start)?,
+            orders_for_item_in_period: read
+                .orders_since(&item.id, now - i64::from(cap_days) * DAY)?,
+        };
+        let decision = rules::decide(
+            &self.config.rules,
+            &rules::Order {
+                item: &item.id,
+                category: &item.category,
+                cost: ceiling,
+            },
+            &ctx,
+        );
+        let mut why = proposal.reasons.clone();
+        why.extend(decision.reasons.iter().map(|r| r.text.clone()));
+        let lead = (item.model.lead_time_days * DAY as f64).round() as i64;
+        let mut row = IntentRow {
+            id: keys::to_hex(&keys::random_bytes::<16>()),
+            item: item.id.clone(),
+            state: IntentState::Approved,
+            product: item.product.clone(),
+            packages: proposal.packages,
+            quantity: f64::from(proposal.packages) * item.model.package_size,
+            unit_price: item.price,
+            price_ceiling: ceiling,
+            currency: item.currency.clone(),
+            deliver_after: now + lead,
+            deliver_before: now + lead + 2 * DAY,
+            nonce: None,
+            prompt_at: None,
+            expires_at: None,
+            approvals_required: 0,
+            why,
+            decided_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let first_rule = decision.reasons.first().map_or("rules", |r| r.rule);
+        tracing::info!(item = %item.id, packages = proposal.packages, ceiling, level = ?fc.level, days_left = ?fc.days_left, verdict = ?decision.verdict, "reorder proposed");
+        match decision.verdict {
+            Verdict::AutoApprove => {
+                row.decided_by = Some(format!("rule:{first_rule}"));
+                tx.insert_intent(&row)?;
+                self.enqueue_intent(tx, &row, Evidence::Rule(first_rule.to_owned()), now)?;
+            }
+            Verdict::Ask {
+                approvals_required,
+                not_before,
+            } => {
+                let nonce = keys::to_hex(&keys::random_bytes::<16>());
+                let prompt_at = not_before.max(now);
+                let expires_at = prompt_at + self.config.approvals.request_ttl_secs;
+                row.state = IntentState::AwaitingApproval;
+                row.nonce = Some(nonce.clone());
+                row.prompt_at = Some(prompt_at);
+                row.expires_at = Some(expires_at);
+                row.approvals_required = approvals_required.max(1);
+                tx.insert_intent(&row)?;
+                let request = self.approval_request(item, &row, &nonce, expires_at);
+                let payload = serde_json::to_vec(&request).unwrap_or_default();
+                let topic = self.topics.approval_request(&row.id);
+                tx.enqueue(
+                    &NewOutbox {
+                        kind: "approval_request",
+                        topic: &topic,
+                        payload: &payload,
+                        retain: true,
+                        intent_id: Some(&row.id),
+                        not_before: prompt_at,
+                    },
+                    now,
+                )?;
+            }
+            Verdict::Deny => {
+                row.state = IntentState::Refused;
+                row.decided_by = Some(format!("rule:{first_rule}"));
+                tx.insert_intent(&row)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn approval_request(
+        &self,
+        item: &Item,
+        row: &IntentRow,
+        nonce: &str,
+        expires_at: i64,
+    ) -> ApprovalRequest {
+        ApprovalRequest {
+            v: 1,
+            hub: self.config.hub.id.clone(),
+            intent: row.id.clone(),
+            nonce: nonce.to_owned(),
+            expires_at,
+            item: item.id.clone(),
+            item_name: item.name.clone(),
+            product: item.product.clone(),
+            packages: row.packages,
+            quantity: row.quantity,
+            unit: item.unit.clone(),
+            unit_price: row.unit_price,
+            price_ceiling: row.price_ceiling,
+            currency: row.currency.clone(),
+            approvals_required: row.approvals_required,
+            why: row.why.clone(),
+            reply_topic: self.topics.approval_reply(&row.id),
+        }
+    }
+
+    /// Signs the intent with the hub key and queues it for upstream.
+    fn enqueue_intent(
+        &self,
+        tx: &Tx<'_>,
+        row: &IntentRow,
+        evidence: Evidence,
+        now: i64,
+    ) -> store::Result<()> {
+        let signed = intent::sign_intent(
+            &self.hub_key,
+            &Intent {
+                id: row.id.clone(),
+                hub: self.config.hub.id.clone(),
+                product: row.product.clone(),
+                packages: row.packages,
+                price_ceiling: row.price_ceiling,
+                currency: row.currency.clone(),
+                deliver_after: row.deliver_after,
+                deliver_before: row.deliver_before,
+                evidence,
+                issued_at: now,
+            },
+        );
+        tracing::info!(intent = %row.id, item = %row.item, packages = row.packages, "intent signed and queued for upstream");
+        tx.enqueue(
+            &NewOutbox {
+                kind: "intent",
+                topic: &self.topics.upstream,
+                payload: &signed,
+                retain: false,
+                intent_id: Some(&row.id),
+                not_before: now,
+            },
+            now,
+        )?;
+        Ok(())
+    }
+
+    /// Withdraws an approval request: drops it if it never went out,
+    /// otherwise clears the retained message.
+    fn clear_request(&self, tx: &Tx<'_>, intent_id: &str, now: i64) -> store::Result<()> {
+        if tx.cancel_unsent(intent_id, "approval_request")? > 0 {
+            return Ok(());
+        }
+        let topic = self.topics.approval_request(intent_id);
+        tx.enqueue(
+            &NewOutbox {
+                kind: "approval_clear",
+                topic: &topic,
+                payload: &[],
+                retain: true,
+                intent_id: Some(intent_id),
+                not_before: now,
+            },
+            now,
+        )?;
+        Ok(())
+    }
+
+    /// Local wall-clock facts the rules need.
+    fn local(&self, now: i64) -> Local {
+        let zoned = jiff::Timestamp::from_second(now)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned_datetime(self.tz.clone());
+        let minute_of_day = (zoned.hour() as u16) * 60 + zoned.minute() as u16;
+        let month_start = zoned
+            .first_of_month()
+            .ok()
+            .and_then(|z| z.start_of_day().ok())
+            .map_or(now - 30 * DAY, |z| z.timestamp().as_second());
+        Local {
+            minute_of_day,
+            month_start,
+        }
+    }
+
+    /// The current forecast of every item, for `status` and the demo.
+    pub fn forecasts(
+        &self,
+        store: &Store,
+        now: i64,
+    ) -> store::Result<Vec<(Item, Option<Forecast>)>> {
+        let read = store.read();
+        self.config
+            .items
+            .iter()
+            .map(|item| {
+                let fc = read
+                    .item_state(&item.id)?
+                    .map(|s| forecast::forecast(&item.model, &s, now));
+                Ok((item.clone(), fc))
+            })
+            .collect()
+    }
+}
+
+/// How one message was handled (when not refused).
+#[derive(Debug, Clone, PartialEq)]
+enum Handled {
+    /// A new observation for this item.
+    Stored(String),
+    /// Already seen; ignored.
+    Duplicate,
+    /// Applied (reply, ack) with nothing for the forecaster.
+    Done,
+}
+
+/// Local time facts.
+struct Local {
+    minute_of_day: u16,
+    month_start: i64,
+}
+
+/// Rounds money up to whole cents (a ceiling must not round down).
+fn round_cents(amount: f64) -> f64 {
+    (amount * 100.0 - 1e-9).ceil() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_ceilings_round_up_to_cents() {
+        assert_eq!(round_cents(2.42), 2.42);
+        assert_eq!(round_cents(2.421), 2.43);
+        assert_eq!(round_cents(0.0), 0.0);
+    }
+
+    #[test]
+    fn reply_topics_name_exactly_one_intent() {
+        let topics = Topics {
+            status: String::new(),
+            approvals_prefix: "larder/home/approvals/".into(),
+            replies_filter: String::new(),
+            upstream: String::new(),
+            upstream_acks: String::new(),
+        };
+        assert_eq!(
+            topics.reply_intent("larder/home/approvals/abc/reply"),
+            Some("abc")
+        );
+        assert_eq!(topics.reply_intent("larder/home/approvals//reply"), None);
+        assert_eq!(topics.reply_intent("larder/home/approvals/a/b/reply"), None);
+        assert_eq!(topics.reply_intent("larder/home/approvals/abc"), None);
+        assert_eq!(
+            topics.reply_intent("larder/other/approvals/abc/reply"),
+            None
+        );
+    }
+}
