@@ -6,7 +6,7 @@
 
 use crate::approval::{self, ApprovalRequest, ReplyClaims};
 use crate::config::{Config, Device, Item};
-use crate::core::forecast::{self, Forecast, Measure};
+use crate::core::forecast::{self, Measure};
 use crate::core::rules::{self, Verdict};
 use crate::core::{DAY, Observation, ObservationKind};
 use crate::intent::{self, AckStatus, Evidence, Intent};
@@ -779,25 +779,6 @@ impl Engine {
             minute_of_day,
             month_start,
         }
-    }
-
-    /// The current forecast of every item, for `status` and the demo.
-    pub fn forecasts(
-        &self,
-        store: &Store,
-        now: i64,
-    ) -> store::Result<Vec<(Item, Option<Forecast>)>> {
-        let read = store.read();
-        self.config
-            .items
-            .iter()
-            .map(|item| {
-                let fc = read
-                    .item_state(&item.id)?
-                    .map(|s| forecast::forecast(&item.model, &s, now));
-                Ok((item.clone(), fc))
-            })
-            .collect()
     }
 }
 

@@ -4,12 +4,17 @@
 //! everything else moves bytes (MQTT, SQLite, keys, clock).
 
 pub mod approval;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod demo;
 pub mod engine;
 pub mod intent;
 pub mod keys;
 pub mod mqtt;
+pub mod notify;
 pub mod store;
+pub mod telemetry;
 pub mod wire;

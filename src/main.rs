@@ -1,2 +1,24 @@
-//! The `larder` binary.
-fn main() {}
+//! The `larder` binary: parse the command line, set up logging, run, and
+//! turn the outcome into an exit status.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// sysexits EX_CONFIG: the configuration is wrong.
+const EXIT_CONFIG: u8 = 78;
+
+fn main() -> ExitCode {
+    let cli = larder::cli::Cli::parse();
+    larder::telemetry::init();
+    match larder::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("larder: {error:#}");
+            if error.is::<larder::cli::ConfigProblem>() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

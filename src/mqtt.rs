@@ -222,6 +222,8 @@ pub async fn poll_loop(
             Ok(Event::Incoming(Packet::Publish(publish))) => Polled::Message(publish),
             Ok(Event::Incoming(Packet::PubAck(ack))) => Polled::PubAck(ack.pkid),
             Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => Polled::PublishSent(pkid),
+            // Our own clean DISCONNECT went out: the connection is done.
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
             Ok(_) => continue,
             Err(error) => {
                 let delay = backoff.next_delay(random_jitter());

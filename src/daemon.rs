@@ -1,0 +1,588 @@
+//! The daemon: wires the engine to MQTT, SQLite and the clock.
+//!
+//! Tasks and their channels:
+//! - ingest poller (rumqttc, persistent session, manual acks) → forwarder
+//!   → `Command::Message` to the writer;
+//! - the writer (a blocking thread, the only SQLite writer): batches
+//!   messages, commits, then acks them in receive order; decides; marks
+//!   outbox rows sent;
+//! - outbound poller + relay (a second connection): publishes due outbox
+//!   rows one at a time and reports each PUBACK to the writer;
+//! - ticker: periodic decisions and approval expiry.
+//!
+//! Shutdown (SIGTERM): the writer finishes its batch (commit, ack), the
+//! status goes `offline`, both connections disconnect cleanly.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::{Engine, Inbound};
+use crate::keys::{self, SigningKey};
+use crate::mqtt::{self, Backoff, OnConnect, Polled};
+use crate::notify;
+use crate::store::Store;
+use anyhow::Context as _;
+use rumqttc::{AsyncClient, LastWill, QoS};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Most messages committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// How long the relay waits for a PUBACK before it re-sends.
+const PUBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Work for the writer thread (a closed set).
+#[derive(Debug)]
+pub enum Command {
+    /// An inbound message to store and ack.
+    Message(rumqttc::Publish),
+    /// Expire requests and decide for every item; answer when done.
+    Tick(Option<oneshot::Sender<()>>),
+    /// The broker acknowledged this outbox row; answer when recorded.
+    MarkSent(i64, oneshot::Sender<()>),
+    /// Finish the current batch and stop.
+    Stop,
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Decide and expire this often; `None` = only on `Running::tick`
+    /// (simulated time).
+    pub tick_every: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            tick_every: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// A started daemon.
+pub struct Running {
+    commands: mpsc::Sender<Command>,
+    processed: Arc<AtomicU64>,
+    shutdown: watch::Sender<bool>,
+    writer: JoinHandle<anyhow::Result<()>>,
+    ingest_client: AsyncClient,
+    outbound_client: AsyncClient,
+    status_topic: String,
+    tasks: Vec<JoinHandle<()>>,
+    timers: Vec<JoinHandle<()>>,
+    database: PathBuf,
+}
+
+impl Running {
+    /// Inbound messages committed and acknowledged so far.
+    pub fn processed(&self) -> u64 {
+        self.processed.load(Ordering::SeqCst)
+    }
+
+    /// The database file.
+    pub fn database(&self) -> &Path {
+        &self.database
+    }
+
+    /// Runs one decision pass now and waits for it.
+    pub async fn tick(&self) -> anyhow::Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.commands
+            .send(Command::Tick(Some(done)))
+            .await
+            .context("writer has stopped")?;
+        wait.await.context("writer has stopped")
+    }
+
+    /// Graceful stop: finish the batch, commit, ack, go offline, disconnect.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for timer in &self.timers {
+            timer.abort();
+        }
+        let _ = self.commands.send(Command::Stop).await;
+        let writer_result = self.writer.await.context("writer thread panicked")?;
+        let _ = self
+            .ingest_client
+            .publish(self.status_topic, QoS::AtLeastOnce, true, "offline")
+            .await;
+        let _ = self.ingest_client.disconnect().await;
+        let _ = self.outbound_client.disconnect().await;
+        // Give the pollers a moment to flush acks, the status and DISCONNECT.
+        let flush = async {
+            for task in self.tasks {
+                let _ = task.await;
+            }
+        };
+        let mut flush = std::pin::pin!(flush);
+        if tokio::time::timeout(Duration::from_secs(3), &mut flush)
+            .await
+            .is_err()
+        {
+            let _ = self.shutdown.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
+        }
+        tracing::info!("stopped");
+        writer_result
+    }
+}
+
+/// Runs the daemon until `shutdown` completes, then stops gracefully.
+pub async fn run(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let running = start(config, clock, Options::default()).await?;
+    let mut writer_done = false;
+    tokio::select! {
+        () = shutdown => tracing::info!("shutting down"),
+        () = wait_finished(&running.writer) => writer_done = true,
+    }
+    notify::notify("STOPPING=1");
+    let result = running.stop().await;
+    if writer_done && result.is_ok() {
+        anyhow::bail!("writer stopped unexpectedly");
+    }
+    result
+}
+
+async fn wait_finished<T>(handle: &JoinHandle<T>) {
+    while !handle.is_finished() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Opens the database (quarantining a corrupt one), loads the hub key,
+/// connects and starts every task.
+pub async fn start(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    options: Options,
+) -> anyhow::Result<Running> {
+    let state_dir = config.hub.state_dir.clone();
+    create_private_dir(&state_dir)?;
+    let database = config.hub.database_path();
+    let store = open_store(&database, clock.now())?;
+    let hub_key = SigningKey::load_or_create(&config.hub.key_file)
+        .with_context(|| "loading the hub key (hub.key-file)".to_string())?;
+    tracing::info!(
+        hub = %config.hub.id,
+        public_key = %keys::to_hex(&hub_key.public_key()),
+        database = %database.display(),
+        "hub key loaded; shops verify intents with this public key"
+    );
+
+    let engine = Engine::new(config.clone(), hub_key);
+    let topics = engine.topics().clone();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    // Ingest connection: persistent session, manual acks, last will.
+    let will = LastWill::new(&topics.status, "offline", QoS::AtLeastOnce, true);
+    let ingest_opts = mqtt::options(&config.mqtt, &config.mqtt.client_id, true, Some(will))?;
+    let (ingest_client, ingest_loop) = AsyncClient::new(ingest_opts, 64);
+    let (ingest_tx, ingest_rx) = mpsc::channel(1024);
+    let on_connect = OnConnect {
+        subscribe: engine.subscriptions(),
+        announce: Some((topics.status.clone(), b"online".to_vec())),
+    };
+    let mut tasks = vec![tokio::spawn(mqtt::poll_loop(
+        "ingest",
+        ingest_client.clone(),
+        ingest_loop,
+        on_connect,
+        ingest_tx,
+        shutdown_rx.clone(),
+    ))];
+
+    // Outbound connection: one publish in flight so PUBACKs map to rows.
+    let mut out_opts = mqtt::options(
+        &config.mqtt,
+        &format!("{}-out", config.mqtt.client_id),
+        false,
+        None,
+    )?;
+    out_opts.set_inflight(1);
+    let (outbound_client, outbound_loop) = AsyncClient::new(out_opts, 16);
+    let (outbound_tx, outbound_rx) = mpsc::channel(64);
+    tasks.push(tokio::spawn(mqtt::poll_loop(
+        "outbound",
+        outbound_client.clone(),
+        outbound_loop,
+        OnConnect::default(),
+        outbound_tx,
+        shutdown_rx.clone(),
+    )));
+
+    let (commands, commands_rx) = mpsc::channel(1024);
+    let processed = Arc::new(AtomicU64::new(0));
+    let relay_wake = Arc::new(Notify::new());
+    let writer = {
+        let client = ingest_client.clone();
+        let clock = clock.clone();
+        let processed = processed.clone();
+        let relay_wake = relay_wake.clone();
+        let shutdown = shutdown_rx.clone();
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            Writer {
+                engine,
+                store,
+                client,
+                clock,
+                processed,
+                relay_wake,
+                shutdown,
+                rt,
+            }
+            .run(commands_rx)
+        })
+    };
+
+    tasks.push(tokio::spawn(forward_ingest(ingest_rx, commands.clone())));
+    tasks.push(tokio::spawn(relay(
+        database.clone(),
+        outbound_client.clone(),
+        outbound_rx,
+        commands.clone(),
+        clock.clone(),
+        relay_wake,
+        shutdown_rx.clone(),
+    )));
+    // Timers are aborted on stop; they hold no state.
+    let mut timers = Vec::new();
+    if let Some(every) = options.tick_every {
+        let commands = commands.clone();
+        timers.push(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            loop {
+                interval.tick().await;
+                if commands.send(Command::Tick(None)).await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    if let Some(interval) = notify::watchdog_interval() {
+        timers.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                notify::notify("WATCHDOG=1");
+            }
+        }));
+    }
+
+    Ok(Running {
+        commands,
+        processed,
+        shutdown: shutdown_tx,
+        writer,
+        ingest_client,
+        outbound_client,
+        status_topic: topics.status,
+        tasks,
+        timers,
+        database,
+    })
+}
+
+/// Creates the state directory (mode 0700) if it is missing.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| {
+                format!("creating state directory {} (hub.state-dir)", dir.display())
+            })?;
+    }
+    Ok(())
+}
+
+/// Opens the database; a corrupt file is moved aside (never deleted) and a
+/// fresh one started, with a loud error in the log.
+fn open_store(path: &Path, now: i64) -> anyhow::Result<Store> {
+    match Store::open(path) {
+        Ok(store) => Ok(store),
+        Err(crate::store::StoreError::Corrupt { detail, .. }) => {
+            let aside = path.with_extension(format!("db.corrupt-{now}"));
+            tracing::error!(
+                database = %path.display(),
+                quarantined_as = %aside.display(),
+                %detail,
+                "DATABASE IS CORRUPT: moved aside, starting with an empty database; learned history must be rebuilt"
+            );
+            std::fs::rename(path, &aside)
+                .with_context(|| format!("quarantining corrupt database {}", path.display()))?;
+            for suffix in ["-wal", "-shm"] {
+                let side = PathBuf::from(format!("{}{suffix}", path.display()));
+                if side.exists() {
+                    let _ = std::fs::rename(&side, format!("{}{suffix}", aside.display()));
+                }
+            }
+            Store::open(path).with_context(|| format!("opening fresh database {}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| "opening the database".to_string()),
+    }
+}
+
+/// Maps ingest poll events to writer commands; tells systemd we are ready
+/// on the first connect (database open, broker connected).
+async fn forward_ingest(mut events: mpsc::Receiver<Polled>, commands: mpsc::Sender<Command>) {
+    let mut ready = false;
+    while let Some(event) = events.recv().await {
+        match event {
+            Polled::Message(publish) => {
+                if commands.send(Command::Message(publish)).await.is_err() {
+                    break;
+                }
+            }
+            Polled::Connected { .. } if !ready => {
+                ready = true;
+                notify::notify("READY=1");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The single SQLite writer, on its own thread.
+struct Writer {
+    engine: Engine,
+    store: Store,
+    client: AsyncClient,
+    clock: Arc<dyn Clock>,
+    processed: Arc<AtomicU64>,
+    relay_wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+    rt: tokio::runtime::Handle,
+}
+
+impl Writer {
+    fn run(mut self, mut commands: mpsc::Receiver<Command>) -> anyhow::Result<()> {
+        // Decide once at start: intents may be due after downtime.
+        self.tick();
+        let mut next = commands.blocking_recv();
+        while let Some(command) = next.take() {
+            match command {
+                Command::Message(first) => {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match commands.try_recv() {
+                            Ok(Command::Message(p)) => batch.push(p),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if !self.commit_and_ack(&batch) {
+                        break;
+                    }
+                }
+                Command::Tick(done) => {
+                    self.tick();
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
+                Command::MarkSent(id, done) => {
+                    let now = self.clock.now();
+                    if let Err(e) = self.engine.mark_sent(&mut self.store, id, now) {
+                        // The row stays unsent and is published again: the
+                        // intent id makes the repeat harmless upstream.
+                        tracing::error!(error = %e, outbox = id, "cannot record publish");
+                    }
+                    let _ = done.send(());
+                }
+                Command::Stop => break,
+            }
+            if next.is_none() {
+                next = commands.blocking_recv();
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits a batch, retrying with backoff while the database refuses
+    /// (disk full, locked); acks only after the commit. Returns false if
+    /// asked to shut down before it could commit (nothing acked).
+    fn commit_and_ack(&mut self, batch: &[rumqttc::Publish]) -> bool {
+        let inbound: Vec<Inbound<'_>> = batch
+            .iter()
+            .map(|p| Inbound {
+                topic: &p.topic,
+                payload: &p.payload,
+                retain: p.retain,
+            })
+            .collect();
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+        let outcome = loop {
+            match self
+                .engine
+                .ingest(&mut self.store, &inbound, self.clock.now())
+            {
+                Ok(outcome) => break outcome,
+                Err(error) => {
+                    let delay = backoff.next_delay(mqtt::random_jitter());
+                    tracing::error!(%error, messages = batch.len(), retry_in = ?delay, "cannot commit; not acknowledging until it works");
+                    if self.sleep_unless_shutdown(delay) {
+                        return false;
+                    }
+                }
+            }
+        };
+        for publish in batch {
+            if let Err(e) = self.rt.block_on(self.client.ack(publish)) {
+                tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
+            }
+        }
+        self.processed
+            .fetch_add(batch.len() as u64, Ordering::SeqCst);
+        tracing::debug!(
+            messages = batch.len(),
+            stored = outcome.stored,
+            duplicates = outcome.duplicates,
+            refused = outcome.refused,
+            "batch committed"
+        );
+        if !outcome.touched.is_empty() {
+            let now = self.clock.now();
+            if let Err(e) = self
+                .engine
+                .decide(&mut self.store, Some(&outcome.touched), now)
+            {
+                tracing::error!(error = %e, "decision pass failed; retried on the next tick");
+            }
+        }
+        self.relay_wake.notify_one();
+        true
+    }
+
+    fn tick(&mut self) {
+        let now = self.clock.now();
+        if let Err(e) = self.engine.decide(&mut self.store, None, now) {
+            tracing::error!(error = %e, "decision pass failed; retried on the next tick");
+        }
+        self.relay_wake.notify_one();
+    }
+
+    fn sleep_unless_shutdown(&self, delay: Duration) -> bool {
+        let step = Duration::from_millis(100);
+        let mut slept = Duration::ZERO;
+        while slept < delay {
+            if *self.shutdown.borrow() {
+                return true;
+            }
+            std::thread::sleep(step);
+            slept += step;
+        }
+        *self.shutdown.borrow()
+    }
+}
+
+/// Publishes due outbox rows in order, one at a time, and reports each
+/// broker PUBACK to the writer. A row without a PUBACK is sent again (same
+/// bytes, same intent id) after a pause.
+async fn relay(
+    database: PathBuf,
+    client: AsyncClient,
+    mut events: mpsc::Receiver<Polled>,
+    commands: mpsc::Sender<Command>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let reader = match Store::open_readonly(&database) {
+        Ok(reader) => reader,
+        Err(e) => {
+            tracing::error!(error = %e, "relay cannot open the database; nothing will be published");
+            return;
+        }
+    };
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    loop {
+        let due = match reader.read().due_outbox(clock.now(), 32) {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "relay cannot read the outbox");
+                Vec::new()
+            }
+        };
+        if due.is_empty() {
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                event = events.recv() => if event.is_none() { return },
+            }
+            continue;
+        }
+        let mut failed = false;
+        for row in due {
+            if client
+                .publish(
+                    &row.topic,
+                    QoS::AtLeastOnce,
+                    row.retain,
+                    row.payload.clone(),
+                )
+                .await
+                .is_err()
+            {
+                failed = true;
+                break;
+            }
+            if !await_puback(&mut events).await {
+                tracing::warn!(outbox = row.id, kind = %row.kind, topic = %row.topic, "no PUBACK; will publish again");
+                failed = true;
+                break;
+            }
+            let (done, wait) = oneshot::channel();
+            if commands
+                .send(Command::MarkSent(row.id, done))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let _ = wait.await;
+            backoff.reset();
+        }
+        if failed {
+            let delay = backoff.next_delay(mqtt::random_jitter());
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+}
+
+/// Waits for the PUBACK of the publish just queued: the packet id is
+/// learned from the outgoing event, so a stale PUBACK cannot be mistaken
+/// for ours.
+async fn await_puback(events: &mut mpsc::Receiver<Polled>) -> bool {
+    let mut sent: Option<u16> = None;
+    let deadline = tokio::time::sleep(PUBACK_TIMEOUT);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut deadline => return false,
+            event = events.recv() => match event {
+                None | Some(Polled::Disconnected) => return false,
+                Some(Polled::PublishSent(pkid)) => sent = sent.or(Some(pkid)),
+                Some(Polled::PubAck(pkid)) if sent == Some(pkid) => return true,
+                Some(_) => {}
+            },
+        }
+    }
+}
