@@ -1,7 +1,793 @@
-//! `larder demo` (being written).
+//! `larder demo`: a whole simulated household, end to end, with nothing
+//! installed. An embedded broker (rumqttd) on a free loopback port, the
+//! real daemon (`daemon::start`) on a simulated clock, and three simulated
+//! parties on one MQTT connection: the household's sensors (fridge load
+//! cells, washer doses), a member's phone app (signs approvals with an
+//! Ed25519 key), and a shop (verifies the hub's signature, delivers).
+//!
+//! Time only moves when the demo says so: each simulated hour it sets the
+//! clock, publishes that hour's events, waits until the daemon has committed
+//! them and everything it sent has been answered, then prints the timeline.
+//! The story is a pure function of `--seed`.
 
-/// Runs the demo.
+use crate::approval::{self, ApprovalRequest, ReplyClaims};
+use crate::clock::{Clock, ManualClock};
+use crate::config::{Config, PayloadFormat};
+use crate::core::DAY;
+use crate::daemon::{self, Running};
+use crate::intent::{self, AckStatus, Evidence, UpstreamAck};
+use crate::keys::{self, SigningKey};
+use crate::store::{IntentRow, IntentState, Store};
+use crate::wire::{self, DeviceEvent, EventKind};
+use anyhow::{Context as _, bail};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const HOUR: i64 = 3600;
+
+/// The embedded household configuration (placeholders filled at start).
+const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
+
+/// Runs the demo for `days` simulated days with `seed`.
 pub async fn run(days: u32, seed: u64) -> anyhow::Result<()> {
-    let _ = (days, seed);
-    anyhow::bail!("not yet")
+    let dir = TempDir::new()?;
+    let port = free_port()?;
+    start_broker(port)?;
+    wait_for_port(port).await?;
+
+    let alex = SigningKey::create(&dir.path.join("alex.key"))?;
+    let text = DEMO_CONFIG
+        .replace("{STATE_DIR}", &dir.path.join("state").display().to_string())
+        .replace("{PORT}", &port.to_string())
+        .replace("{ALEX_KEY}", &keys::to_hex(&alex.public_key()));
+    let config = Config::parse(&text, &dir.path.join("larder.toml"))
+        .context("the embedded demo configuration is invalid")?;
+
+    // Monday 2026-03-02 06:00 UTC.
+    let start: i64 = 1_772_431_200;
+    let clock = Arc::new(ManualClock::new(start));
+    let running = daemon::start(
+        config.clone(),
+        clock.clone(),
+        daemon::Options { tick_every: None },
+    )
+    .await?;
+    let hub_public = SigningKey::load(&config.hub.key_file)?.public_key();
+
+    println!("larder demo: {days} simulated days, seed {seed}");
+    println!(
+        "  embedded broker on 127.0.0.1:{port}; state in {}",
+        dir.path.display()
+    );
+    println!(
+        "  hub key {}…; member alex key {}…",
+        &keys::to_hex(&hub_public)[..16],
+        &keys::to_hex(&alex.public_key())[..16]
+    );
+    println!("  auto-approve up to 8.00 EUR for dairy and deli; detergent always asks alex\n");
+
+    let mut sim = Sim::connect(&config, port, running, clock, alex, hub_public, seed).await?;
+    let result = sim.play(start, days).await;
+    let summary = sim.summary();
+    sim.running.stop().await?;
+    result?;
+    print!("{summary}");
+    Ok(())
+}
+
+/// The simulated world around the daemon.
+struct Sim {
+    config: Config,
+    running: Running,
+    clock: Arc<ManualClock>,
+    reader: Store,
+    client: AsyncClient,
+    incoming: mpsc::Receiver<rumqttc::Publish>,
+    alex: SigningKey,
+    hub_public: [u8; 32],
+    house: Household,
+    /// Messages we published that the daemon must process.
+    published: u64,
+    /// Requests and intents received from larder.
+    received: u64,
+    /// Intent id → (display number, last state printed).
+    seen: BTreeMap<String, (usize, Option<IntentState>)>,
+    /// Pending deliveries: (intent id, item, quantity, earliest time).
+    deliveries: Vec<(String, String, f64, i64)>,
+    tally: Tally,
+}
+
+/// Counts for the summary.
+#[derive(Default)]
+struct Tally {
+    readings: u64,
+    auto_approved: u64,
+    member_approved: u64,
+    denied: u64,
+    expired: u64,
+    refused: u64,
+    delivered: u64,
+    signatures_verified: u64,
+    out_of_stock_hours: BTreeMap<String, u64>,
+    orders: BTreeMap<String, u64>,
+}
+
+impl Sim {
+    async fn connect(
+        config: &Config,
+        port: u16,
+        running: Running,
+        clock: Arc<ManualClock>,
+        alex: SigningKey,
+        hub_public: [u8; 32],
+        seed: u64,
+    ) -> anyhow::Result<Sim> {
+        let mut opts = MqttOptions::new("demo-world", "127.0.0.1", port);
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut eventloop) = AsyncClient::new(opts, 256);
+        let (tx, incoming) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if tx.send(p).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+        let hub = &config.hub.id;
+        client
+            .subscribe(format!("larder/{hub}/approvals/+"), QoS::AtLeastOnce)
+            .await?;
+        client
+            .subscribe(config.upstream.topic.clone(), QoS::AtLeastOnce)
+            .await?;
+        let reader = Store::open_readonly(running.database())?;
+        Ok(Sim {
+            config: config.clone(),
+            running,
+            clock,
+            reader,
+            client,
+            incoming,
+            alex,
+            hub_public,
+            house: Household::new(seed),
+            published: 0,
+            received: 0,
+            seen: BTreeMap::new(),
+            deliveries: Vec::new(),
+            tally: Tally::default(),
+        })
+    }
+
+    async fn play(&mut self, start: i64, days: u32) -> anyhow::Result<()> {
+        // The washer's dispenser is filled once at the start.
+        self.clock.set(start);
+        let fill = self
+            .house
+            .event("washer", "detergent", EventKind::Added, 1500.0, start);
+        self.publish_event(PayloadFormat::Cbor, &fill).await?;
+        for hour in 0..i64::from(days) * 24 {
+            let now = start + hour * HOUR;
+            self.clock.set(now);
+            self.deliver_due(now).await?;
+            for (format, event) in self.house.hour(now) {
+                if event.kind == EventKind::Level {
+                    self.tally.readings += 1;
+                }
+                self.publish_event(format, &event).await?;
+            }
+            for (item, out) in self.house.out_of_stock() {
+                if out {
+                    *self.tally.out_of_stock_hours.entry(item).or_default() += 1;
+                }
+            }
+            self.settle().await?;
+            self.running.tick().await?;
+            self.settle().await?;
+            if hour % 24 == 2 {
+                self.print_day(now)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish_event(
+        &mut self,
+        format: PayloadFormat,
+        event: &DeviceEvent,
+    ) -> anyhow::Result<()> {
+        let topic = &self
+            .config
+            .devices
+            .iter()
+            .find(|d| d.id == event.device)
+            .context("demo device missing from config")?
+            .topic;
+        self.client
+            .publish(
+                topic.clone(),
+                QoS::AtLeastOnce,
+                false,
+                wire::encode_event(format, event),
+            )
+            .await?;
+        self.published += 1;
+        Ok(())
+    }
+
+    /// Waits until the daemon has committed everything we sent and we have
+    /// answered everything it published.
+    async fn settle(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if Instant::now() > deadline {
+                bail!(
+                    "the simulation stalled: published {}, processed {}, received {}",
+                    self.published,
+                    self.running.processed(),
+                    self.received
+                );
+            }
+            if self.running.processed() < self.published {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+            if let Ok(msg) = self.incoming.try_recv() {
+                self.print_intents(self.clock.now())?;
+                self.handle(msg).await?;
+                continue;
+            }
+            let now = self.clock.now();
+            let read = self.reader.read();
+            let expected = read.sent_outbox_of_kind("approval_request")?
+                + read.sent_outbox_of_kind("intent")?;
+            if read.due_outbox(now, 1)?.is_empty() && self.received >= expected {
+                return self.print_intents(now);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// The phone app and the shop react to what larder published.
+    async fn handle(&mut self, msg: rumqttc::Publish) -> anyhow::Result<()> {
+        if msg.payload.is_empty() {
+            return Ok(()); // a cleared approval request
+        }
+        self.received += 1;
+        let now = self.clock.now();
+        if msg.topic == self.config.upstream.topic {
+            let intent = intent::verify_intent(&msg.payload, &self.hub_public)
+                .map_err(|e| anyhow::anyhow!("shop: intent failed verification: {e}"))?;
+            self.tally.signatures_verified += 1;
+            let n = self.number(&intent.id);
+            let evidence = match &intent.evidence {
+                Evidence::Rule(rule) => format!("rule {rule}"),
+                Evidence::Members(d) => format!("{} signed member approval(s)", d.len()),
+            };
+            line(
+                now,
+                "shop",
+                &format!(
+                    "intent #{n} received, hub signature verified: {} × {}, up to {:.2} {}, deliver {}..{} ({evidence})",
+                    intent.packages,
+                    intent.product,
+                    intent.price_ceiling,
+                    intent.currency,
+                    short_time(intent.deliver_after),
+                    short_time(intent.deliver_before)
+                ),
+            );
+            self.ack(&intent.id, AckStatus::Accepted).await?;
+            let row = self
+                .reader
+                .read()
+                .intent(&intent.id)?
+                .context("intent row")?;
+            self.deliveries.push((
+                intent.id.clone(),
+                row.item.clone(),
+                row.quantity,
+                intent.deliver_after,
+            ));
+            return Ok(());
+        }
+        let request: ApprovalRequest =
+            serde_json::from_slice(&msg.payload).context("app: cannot read approval request")?;
+        let n = self.number(&request.intent);
+        line(
+            now,
+            "alex's app",
+            &format!(
+                "asked to approve #{n}: {} × {} up to {:.2} {}",
+                request.packages, request.item_name, request.price_ceiling, request.currency
+            ),
+        );
+        for why in &request.why {
+            line(now, "", &format!("  why: {why}"));
+        }
+        let nonce = keys::from_hex(&request.nonce).context("app: bad nonce")?;
+        let envelope = approval::sign_reply(
+            &self.alex,
+            &ReplyClaims {
+                hub: request.hub.clone(),
+                intent: request.intent.clone(),
+                nonce,
+                verdict: approval::Verdict::Approve,
+                member: "alex".into(),
+                issued_at: now,
+            },
+        );
+        line(
+            now,
+            "alex's app",
+            &format!(
+                "alex approves #{n} (COSE_Sign1, Ed25519, {} bytes)",
+                envelope.len()
+            ),
+        );
+        self.client
+            .publish(request.reply_topic, QoS::AtLeastOnce, false, envelope)
+            .await?;
+        self.published += 1;
+        Ok(())
+    }
+
+    async fn ack(&mut self, intent_id: &str, status: AckStatus) -> anyhow::Result<()> {
+        let payload = intent::encode_ack_json(&UpstreamAck {
+            intent: intent_id.to_owned(),
+            status,
+            reason: None,
+        });
+        self.client
+            .publish(
+                self.config.upstream.ack_topic.clone(),
+                QoS::AtLeastOnce,
+                false,
+                payload,
+            )
+            .await?;
+        self.published += 1;
+        Ok(())
+    }
+
+    /// The shop delivers during the day once the lead time has passed.
+    async fn deliver_due(&mut self, now: i64) -> anyhow::Result<()> {
+        let hour_of_day = now.rem_euclid(DAY) / HOUR;
+        if !(9..19).contains(&hour_of_day) {
+            return Ok(());
+        }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deliveries)
+            .into_iter()
+            .partition(|d| d.3 <= now);
+        self.deliveries = later;
+        for (id, item, quantity, _) in due {
+            self.house.restock(&item, quantity);
+            let n = self.number(&id);
+            let unit = self.config.item(&item).map_or("", |i| i.unit.as_str());
+            line(
+                now,
+                "delivery",
+                &format!("#{n}: {quantity} {unit} of {item} put away"),
+            );
+            self.ack(&id, AckStatus::Delivered).await?;
+            self.tally.delivered += 1;
+        }
+        Ok(())
+    }
+
+    /// The display number of an intent (in order of first sight).
+    fn number(&mut self, id: &str) -> usize {
+        let next = self.seen.len() + 1;
+        self.seen.entry(id.to_owned()).or_insert((next, None)).0
+    }
+
+    /// Prints proposals and state changes larder recorded since last time.
+    fn print_intents(&mut self, now: i64) -> anyhow::Result<()> {
+        let mut rows = self.reader.read().intents(10_000)?;
+        rows.reverse();
+        for row in rows {
+            let n = self.number(&row.id);
+            let previous = self.seen.get(&row.id).and_then(|(_, s)| *s);
+            if previous == Some(row.state) {
+                continue;
+            }
+            if previous.is_none() {
+                self.print_proposal(now, n, &row);
+            }
+            self.print_transition(now, n, &row, previous);
+            if let Some(entry) = self.seen.get_mut(&row.id) {
+                entry.1 = Some(row.state);
+            }
+        }
+        Ok(())
+    }
+
+    fn print_proposal(&self, now: i64, n: usize, row: &IntentRow) {
+        let name = self
+            .config
+            .item(&row.item)
+            .map_or(row.item.as_str(), |i| i.name.as_str());
+        line(
+            now,
+            "larder",
+            &format!(
+                "proposes #{n}: {} × {name}, up to {:.2} {}",
+                row.packages, row.price_ceiling, row.currency
+            ),
+        );
+        for why in &row.why {
+            line(now, "", &format!("  why: {why}"));
+        }
+    }
+
+    fn print_transition(
+        &mut self,
+        now: i64,
+        n: usize,
+        row: &IntentRow,
+        previous: Option<IntentState>,
+    ) {
+        use IntentState::*;
+        let by = row.decided_by.clone().unwrap_or_default();
+        let ordered = matches!(row.state, Approved | Sent | Accepted | Delivered);
+        let text = match (previous, row.state) {
+            (None, _) if ordered => {
+                self.tally.auto_approved += 1;
+                *self.tally.orders.entry(row.item.clone()).or_default() += 1;
+                format!("#{n} auto-approved ({by}); signed intent queued for the shop")
+            }
+            (Some(AwaitingApproval), _) if ordered => {
+                self.tally.member_approved += 1;
+                *self.tally.orders.entry(row.item.clone()).or_default() += 1;
+                format!("#{n} approved by alex's signed reply; signed intent queued for the shop")
+            }
+            (_, AwaitingApproval) => match row.prompt_at {
+                Some(at) if at > now => format!(
+                    "#{n} needs a member's approval; quiet hours, will ask at {}",
+                    short_time(at)
+                ),
+                _ => format!("#{n} needs a member's approval; request published"),
+            },
+            (_, Denied) => {
+                self.tally.denied += 1;
+                format!("#{n} denied ({by})")
+            }
+            (_, Expired) => {
+                self.tally.expired += 1;
+                format!("#{n} expired unanswered")
+            }
+            (_, Refused) => {
+                self.tally.refused += 1;
+                format!("#{n} refused by the rules ({by})")
+            }
+            (_, Delivered) => format!("#{n} closed: delivered"),
+            (_, Rejected) => format!("#{n} rejected by the shop"),
+            _ => return,
+        };
+        line(now, "larder", &text);
+    }
+
+    /// Once a day: what larder believes about each item.
+    fn print_day(&self, now: i64) -> anyhow::Result<()> {
+        let mut parts = Vec::new();
+        for (item, fc) in crate::cli::forecasts(&self.config, &self.reader, now)? {
+            let Some(fc) = fc else { continue };
+            let level = fc
+                .level
+                .map_or("?".into(), |l| format!("{l:.1} {}", item.unit));
+            let days = fc.days_left.map_or("-".into(), |d| format!("{d:.1} d"));
+            parts.push(format!(
+                "{} {level} (~{:.2}/day, {days})",
+                item.id, fc.rate_per_day
+            ));
+        }
+        line(now, "forecast", &parts.join(" · "));
+        Ok(())
+    }
+
+    fn summary(&self) -> String {
+        use std::fmt::Write;
+        let t = &self.tally;
+        let read = self.reader.read();
+        let mut out = String::new();
+        let _ = writeln!(out, "\nsummary");
+        let _ = writeln!(
+            out,
+            "  sensor events published {}, level readings {}, stored observations {}",
+            self.published,
+            t.readings,
+            read.observation_count().unwrap_or(0)
+        );
+        let _ = writeln!(
+            out,
+            "  intents: {} auto-approved, {} member-approved, {} denied, {} expired, {} refused; {} delivered",
+            t.auto_approved, t.member_approved, t.denied, t.expired, t.refused, t.delivered
+        );
+        let _ = writeln!(
+            out,
+            "  hub signatures verified by the shop: {}; dead letters: {}",
+            t.signatures_verified,
+            read.counter("dead_letters").unwrap_or(0)
+        );
+        for item in &self.config.items {
+            let _ = writeln!(
+                out,
+                "  {:<10} orders {:>2}   hours out of stock {:>3}",
+                item.id,
+                t.orders.get(&item.id).copied().unwrap_or(0),
+                t.out_of_stock_hours.get(&item.id).copied().unwrap_or(0)
+            );
+        }
+        out
+    }
+}
+
+/// Prints one timeline line: `d03 Wed 08:00  who  text`.
+fn line(now: i64, who: &str, text: &str) {
+    println!("{}  {who:<10}  {text}", short_time(now));
+}
+
+/// `d03 Wed 08:00` relative to the demo's first day.
+fn short_time(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|ts| ts.strftime("%m-%d %a %H:%M").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// The household: real stock, habits, and the sensors that watch them.
+struct Household {
+    rng: Rng,
+    stock: BTreeMap<&'static str, f64>,
+    seq: BTreeMap<&'static str, u64>,
+}
+
+impl Household {
+    fn new(seed: u64) -> Household {
+        let stock = BTreeMap::from([
+            ("milk", 1.5),
+            ("eggs", 8.0),
+            ("cold_cuts", 150.0),
+            ("detergent", 1500.0),
+        ]);
+        Household {
+            rng: Rng::new(seed),
+            stock,
+            seq: BTreeMap::new(),
+        }
+    }
+
+    fn event(
+        &mut self,
+        device: &'static str,
+        slot: &str,
+        kind: EventKind,
+        amount: f64,
+        ts: i64,
+    ) -> DeviceEvent {
+        let seq = self.seq.entry(device).or_insert(0);
+        *seq += 1;
+        DeviceEvent {
+            device: device.into(),
+            epoch: 1,
+            seq: *seq,
+            ts: Some(ts),
+            slot: slot.into(),
+            kind,
+            amount: (amount * 1000.0).round() / 1000.0,
+        }
+    }
+
+    fn consume(&mut self, item: &'static str, amount: f64) -> f64 {
+        let have = self.stock.entry(item).or_insert(0.0);
+        let used = amount.min(*have).max(0.0);
+        *have -= used;
+        used
+    }
+
+    fn restock(&mut self, item: &str, quantity: f64) {
+        if let Some(have) = self
+            .stock
+            .iter_mut()
+            .find(|(k, _)| **k == item)
+            .map(|(_, v)| v)
+        {
+            *have += quantity;
+        }
+    }
+
+    fn out_of_stock(&self) -> Vec<(String, bool)> {
+        let smallest = |item: &str| match item {
+            "milk" => 0.1,
+            "eggs" => 1.0,
+            "cold_cuts" => 20.0,
+            _ => 60.0,
+        };
+        self.stock
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v < smallest(k)))
+            .collect()
+    }
+
+    /// One hour of life: consumption, then sensor messages.
+    fn hour(&mut self, now: i64) -> Vec<(PayloadFormat, DeviceEvent)> {
+        let hour = now.rem_euclid(DAY) / HOUR;
+        // 1970-01-01 was a Thursday: day 0 → Thu.
+        let weekday = (now.div_euclid(DAY) + 3).rem_euclid(7); // 0 = Mon
+        let weekend = weekday >= 5;
+        let mut events = Vec::new();
+        match hour {
+            7 => {
+                let milk = self.rng.normal(0.2, 0.05).max(0.05);
+                self.consume("milk", milk);
+                if !weekend && self.rng.chance(0.8) {
+                    let ham = self.rng.normal(45.0, 10.0).max(10.0);
+                    self.consume("cold_cuts", ham);
+                }
+                if !weekend && self.rng.chance(0.25) {
+                    self.consume("eggs", 2.0);
+                }
+            }
+            10 if weekend => {
+                let eggs = if self.rng.chance(0.5) { 3.0 } else { 4.0 };
+                self.consume("eggs", eggs);
+            }
+            13 if weekend => {
+                let ham = self.rng.normal(70.0, 15.0).max(10.0);
+                self.consume("cold_cuts", ham);
+            }
+            19 => {
+                if self.rng.chance(0.6) {
+                    let milk = self.rng.normal(0.15, 0.05).max(0.05);
+                    self.consume("milk", milk);
+                }
+            }
+            18 => {
+                let washes = if weekend { 0.9 } else { 0.45 };
+                if self.rng.chance(washes) {
+                    let dose = self.rng.normal(75.0, 4.0).clamp(60.0, 90.0).round();
+                    let used = self.consume("detergent", dose);
+                    if used > 0.0 {
+                        let e =
+                            self.event("washer", "detergent", EventKind::WasherCycle, used, now);
+                        events.push((PayloadFormat::Cbor, e));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if hour % 2 == 0 {
+            for (slot, noise) in [("milk", 0.01), ("eggs", 0.05), ("cold_cuts", 2.0)] {
+                let level = (self.stock[slot] + self.rng.normal(0.0, noise)).max(0.0);
+                let e = self.event("fridge", slot, EventKind::Level, level, now);
+                events.push((PayloadFormat::Json, e));
+            }
+        }
+        events
+    }
+}
+
+/// SplitMix64: a tiny seeded generator, so the story depends only on the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.uniform() < p
+    }
+
+    fn normal(&mut self, mean: f64, sd: f64) -> f64 {
+        let u1 = self.uniform().max(1e-12);
+        let u2 = self.uniform();
+        mean + sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+/// A private temporary directory, removed on drop.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new() -> anyhow::Result<TempDir> {
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let path = base.join(format!(
+            "larder-demo-{}-{}",
+            std::process::id(),
+            keys::to_hex(&keys::random_bytes::<4>())
+        ));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("creating demo directory {}", path.display()))?;
+        Ok(TempDir { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A free TCP port on loopback.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Starts rumqttd on `port` in a background thread (it lives until exit).
+fn start_broker(port: u16) -> anyhow::Result<()> {
+    let config: rumqttd::Config = toml::from_str(&format!(
+        r#"
+id = 0
+[router]
+id = 0
+max_connections = 64
+max_outgoing_packet_count = 200
+max_segment_size = 10485760
+max_segment_count = 10
+
+[v4.1]
+name = "demo"
+listen = "127.0.0.1:{port}"
+next_connection_delay_ms = 1
+[v4.1.connections]
+connection_timeout_ms = 60000
+max_payload_size = 1048576
+max_inflight_count = 100
+dynamic_filters = true
+"#
+    ))
+    .context("embedded broker configuration")?;
+    std::thread::Builder::new()
+        .name("demo-broker".into())
+        .spawn(move || {
+            let mut broker = rumqttd::Broker::new(config);
+            if let Err(e) = broker.start() {
+                eprintln!("larder demo: embedded broker stopped: {e}");
+            }
+        })
+        .context("starting the embedded broker")?;
+    Ok(())
+}
+
+async fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    bail!("the embedded broker did not start on port {port}")
 }

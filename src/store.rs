@@ -763,6 +763,18 @@ impl<'a> Reader<'a> {
             .map_err(self.err())
     }
 
+    /// Number of sent outbox rows of one kind.
+    pub fn sent_outbox_of_kind(&self, kind: &str) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL AND kind = ?1",
+                [kind],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
     /// The most recent observations of an item, newest first.
     pub fn recent_observations(&self, item: &str, limit: u32) -> Result<Vec<ObservationRow>> {
         let mut stmt = self
