@@ -1,1 +1,10 @@
-//! integration tests
+//! Integration tests: the real `larder` binary (or the real daemon in
+//! process, for simulated time) against a real mosquitto started on a free
+//! port. One test binary; one module per topic.
+
+mod support;
+
+mod cli;
+mod end_to_end;
+mod hostile;
+mod restart;

@@ -2,9 +2,52 @@
 //!
 //! The state is incremental: `observe` folds one observation into a small
 //! fixed-size `ItemState`, so deciding never rescans history.
+//!
+//! # Model
+//! - **Level.** A reference level with a deadband of `ItemModel::noise`:
+//!   a reading below `L - noise` is consumption, a reading above
+//!   `L + max(noise, package_size / 4)` is a restock, anything in between is
+//!   sensor noise and keeps the reference (so slow use accumulates until it
+//!   crosses the deadband). `Consumed` / `Removed` lower the level (never
+//!   below 0), `Added` raises it.
+//! - **Daily demand.** Consumption is bucketed into UTC days
+//!   (`at.div_euclid(DAY)`). When an observation opens a later day, the
+//!   finished day is one sample of daily demand and the silent days between
+//!   are zero-demand samples. For `Measure::Level` items a day on which the
+//!   item was seen out of stock (reference level `<= noise` at any observed
+//!   moment, including the start of the day) is *censored*: it does not
+//!   update the rate, because nothing could be consumed.
+//! - **Rate.** Exponentially weighted moments of daily demand with weight
+//!   `alpha_t = max(1 / (t + n0), 1 / MEMORY_DAYS)` for the `t`-th sample,
+//!   where `n0 = PRIOR_DAYS` when the household declared its usage and 0
+//!   otherwise. The declared usage is a prior worth `n0` days with mean
+//!   `m0` and standard deviation `m0 / 2`; it keeps the weight the data has
+//!   not taken over yet (`1 - ItemState::data_weight`), so it dominates at
+//!   cold start and fades with a two-week memory.
+//! - **Forecast.** Demand over the horizon `H = lead + review` days is
+//!   Normal with mean `rate * H` and variance `var * H + (se * H)^2`, where
+//!   `se^2 = var / n_eff` is the uncertainty of the mean itself.
 
-use super::Observation;
+use super::{DAY, Observation, ObservationKind};
 use serde::{Deserialize, Serialize};
+
+/// Days of data the declared usage (the prior) is worth.
+pub const PRIOR_DAYS: f64 = 7.0;
+
+/// Memory of the rate estimate in days: the smallest per-day weight is
+/// `1 / MEMORY_DAYS`.
+pub const MEMORY_DAYS: f64 = 14.0;
+
+/// A reading must rise by at least this share of a package (or `noise`,
+/// whichever is larger) to count as a restock.
+const RESTOCK_SHARE: f64 = 0.25;
+
+/// Service levels are clamped into this range before they are used, so a
+/// configuration of 1.0 (or NaN) cannot ask for infinite safety stock.
+const SERVICE_LEVEL_RANGE: (f64, f64) = (0.5, 0.9999);
+
+/// Service level used when the configured one is not a number.
+const DEFAULT_SERVICE_LEVEL: f64 = 0.95;
 
 /// How an item's stock is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +90,27 @@ pub struct ItemState {
     pub level: Option<f64>,
     /// When `level` was last set (Unix seconds).
     pub level_at: i64,
+    /// UTC day (`at.div_euclid(DAY)`) whose consumption is being collected;
+    /// `None` before the first observation.
+    pub open_day: Option<i64>,
+    /// Units consumed so far in `open_day`.
+    pub day_consumed: f64,
+    /// Whether a `Measure::Level` item was seen out of stock during
+    /// `open_day` (the day will be censored).
+    pub day_out_of_stock: bool,
+    /// Closed days that updated the rate (zero-demand days included).
+    pub sample_days: u32,
+    /// Closed days skipped because the item was out of stock.
+    pub censored_days: u32,
+    /// Total weight of the data in the rate estimate, 0..=1; the declared
+    /// usage holds the rest.
+    pub data_weight: f64,
+    /// Weighted sum of daily demand (units per day).
+    pub demand_sum: f64,
+    /// Weighted sum of squared daily demand.
+    pub demand_sq_sum: f64,
+    /// Sum of the squared sample weights (for the effective sample size).
+    pub weight_sq_sum: f64,
 }
 
 /// What one observation meant once folded in.
@@ -85,19 +149,1220 @@ pub struct Proposal {
 }
 
 /// Folds one observation into the item's state.
+///
+/// Refused (state unchanged, `Observed::default()`): non-finite or negative
+/// amounts, anything that would make the state non-finite, a `Level`
+/// reading older than `level_at` (stale), and for `Measure::Level` items any
+/// observation older than `level_at` (a later reading already reflects it).
+/// Other late observations still change the level, but are only counted in
+/// the rate if they fall in the currently open day.
 pub fn observe(model: &ItemModel, state: &mut ItemState, obs: &Observation) -> Observed {
-    let _ = (model, state, obs);
-    todo!("forecast helper")
+    if !obs.amount.is_finite() || obs.amount < 0.0 {
+        return Observed::default();
+    }
+    let stale = state.level.is_some() && obs.at < state.level_at;
+    if stale && (obs.kind == ObservationKind::Level || model.measure == Measure::Level) {
+        return Observed::default();
+    }
+
+    // Work on a copy so a refused observation leaves no trace.
+    let mut next = state.clone();
+    let day = obs.at.div_euclid(DAY);
+    let bucketed = next.open_day.is_none_or(|open| day >= open);
+    if bucketed {
+        close_days(model, &mut next, day);
+    }
+    let had_level = next.level.is_some();
+    let effect = apply_level_effect(model, &mut next, obs);
+    if bucketed {
+        next.day_consumed += effect.consumed;
+    }
+    if next.level.is_some() {
+        next.level_at = if had_level {
+            next.level_at.max(obs.at)
+        } else {
+            obs.at
+        };
+    }
+    if out_of_stock(model, &next) {
+        next.day_out_of_stock = true;
+    }
+
+    if !state_is_finite(&next) || !effect.consumed.is_finite() || !effect.restocked.is_finite() {
+        return Observed::default();
+    }
+    *state = next;
+    effect
 }
 
 /// The forecast for an item at `now`.
+///
+/// The rate is the estimate from closed days; if the open day's consumption
+/// so far already exceeds it, the rate is what closing the open day now
+/// would give (that consumption is a lower bound on the day's demand, so
+/// it can only raise the estimate). The level is the last level minus
+/// `rate * days since level_at` (not below 0).
 pub fn forecast(model: &ItemModel, state: &ItemState, now: i64) -> Forecast {
-    let _ = (model, state, now);
-    todo!("forecast helper")
+    let mut demand = Demand::of(model, state);
+    if state.day_consumed > demand.mean {
+        let mut provisional = state.clone();
+        push_sample(&mut provisional, state.day_consumed, prior_days(model));
+        demand = Demand::of(model, &provisional);
+    }
+    let rate = demand.mean;
+
+    let elapsed_days = (now.saturating_sub(state.level_at).max(0) as f64) / DAY as f64;
+    let level = state.level.map(|l| (l - rate * elapsed_days).max(0.0));
+
+    let horizon = horizon_days(model);
+    let mean_h = rate * horizon;
+    let se_mean = if demand.n_eff > 0.0 {
+        (demand.var / demand.n_eff).sqrt()
+    } else {
+        0.0
+    };
+    let sd_h = (demand.var * horizon + (se_mean * horizon).powi(2)).sqrt();
+    let stockout_probability = match level {
+        None => 0.0,
+        Some(l) if l <= 0.0 => 1.0,
+        Some(l) if sd_h > 0.0 => normal_upper_tail((l - mean_h) / sd_h),
+        // No spread at all: certain either way.
+        Some(l) if mean_h >= l => 1.0,
+        Some(_) => 0.0,
+    };
+
+    Forecast {
+        level,
+        rate_per_day: rate,
+        rate_sd_per_day: demand.var.sqrt(),
+        days_left: level.filter(|_| rate > 0.0).map(|l| l / rate),
+        horizon_days: horizon,
+        stockout_probability,
+    }
 }
 
 /// Whether to reorder now, and how many whole packages.
+///
+/// `None` when the level is unknown, nothing is being used, the package size
+/// is not positive, or the chance of running out within the horizon is at
+/// most `1 - service_level`. The order-up-to level is
+/// `rate * H + z * rate_sd * sqrt(H)` (day-to-day variability only: the
+/// forecast does not carry the uncertainty of the mean), and the result is
+/// capped by what is used within the shelf life.
 pub fn propose(model: &ItemModel, forecast: &Forecast) -> Option<Proposal> {
-    let _ = (model, forecast);
-    todo!("forecast helper")
+    let level = forecast.level?;
+    let rate = forecast.rate_per_day;
+    let package = model.package_size;
+    if !(rate > 0.0 && rate.is_finite() && package > 0.0 && package.is_finite()) {
+        return None;
+    }
+    let service = service_level(model);
+    let tolerated = 1.0 - service;
+    // Strictly above the tolerated risk (a NaN probability never triggers).
+    let at_risk = forecast.stockout_probability > tolerated;
+    if !at_risk {
+        return None;
+    }
+
+    let horizon = horizon_days(model);
+    let sd_h = forecast.rate_sd_per_day.max(0.0) * horizon.sqrt();
+    let order_up_to = rate * horizon + inverse_normal_cdf(service) * sd_h;
+    let need = order_up_to - level;
+    // `as u32` saturates, so an absurd need cannot wrap.
+    let mut packages = ((need / package).ceil().max(1.0)) as u32;
+
+    let mut reasons = vec![
+        format!(
+            "{} left, using {} ± {} a day: empty in {}",
+            num(level),
+            num(rate),
+            num(forecast.rate_sd_per_day),
+            days(forecast.days_left.unwrap_or(level / rate)),
+        ),
+        format!(
+            "a delivery takes {}; {} chance of running out within {} (target ≤ {})",
+            days(clean_days(model.lead_time_days)),
+            percent(forecast.stockout_probability),
+            days(horizon),
+            percent(tolerated),
+        ),
+        format!(
+            "order-up-to {} for {} at {} service: {} more → {} × {}",
+            num(order_up_to),
+            days(horizon),
+            percent(service),
+            num(need.max(0.0)),
+            packages,
+            num(package),
+        ),
+    ];
+
+    if let Some(shelf) = model.shelf_life_days.filter(|s| s.is_finite() && *s >= 0.0) {
+        let usable = rate * shelf;
+        let max_packages = ((usable / package).floor().max(1.0)) as u32;
+        if packages > max_packages {
+            packages = max_packages;
+            reasons.push(format!(
+                "capped at {} × {}: only {} is used within the {} shelf life",
+                packages,
+                num(package),
+                num(usable),
+                days(shelf),
+            ));
+        }
+    }
+
+    Some(Proposal { packages, reasons })
+}
+
+/// Moments of daily demand, prior and data combined.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Demand {
+    /// Mean daily demand.
+    mean: f64,
+    /// Variance of daily demand.
+    var: f64,
+    /// Effective number of days behind `mean` (0 when nothing is known).
+    n_eff: f64,
+}
+
+impl Demand {
+    /// Combines the declared usage (if any) with the data in `state`.
+    fn of(model: &ItemModel, state: &ItemState) -> Demand {
+        let known = state_is_finite(state) && state.data_weight > 0.0;
+        let (w, sum, sq, w2) = if known {
+            (
+                state.data_weight.min(1.0),
+                state.demand_sum,
+                state.demand_sq_sum,
+                state.weight_sq_sum,
+            )
+        } else {
+            (0.0, 0.0, 0.0, 0.0)
+        };
+        match declared(model) {
+            Some(m0) => {
+                // The prior holds the weight the data has not taken over,
+                // as PRIOR_DAYS pseudo-days of mean m0 and sd m0 / 2.
+                let wp = 1.0 - w;
+                let v0 = (0.5 * m0).powi(2);
+                let mean = wp * m0 + sum;
+                let second = wp * (v0 + m0 * m0) + sq;
+                let w2_total = w2 + wp * wp / PRIOR_DAYS;
+                Demand {
+                    mean: mean.max(0.0),
+                    var: (second - mean * mean).max(0.0),
+                    n_eff: if w2_total > 0.0 { 1.0 / w2_total } else { 0.0 },
+                }
+            }
+            None if w > 0.0 => {
+                let mean = sum / w;
+                Demand {
+                    mean: mean.max(0.0),
+                    var: (sq / w - mean * mean).max(0.0),
+                    n_eff: if w2 > 0.0 { w * w / w2 } else { 0.0 },
+                }
+            }
+            None => Demand {
+                mean: 0.0,
+                var: 0.0,
+                n_eff: 0.0,
+            },
+        }
+    }
+}
+
+/// The declared usage, if it is a usable number.
+fn declared(model: &ItemModel) -> Option<f64> {
+    model
+        .declared_per_day
+        .filter(|m| m.is_finite() && *m >= 0.0)
+}
+
+/// Pseudo-days of the prior in the smoothing schedule.
+fn prior_days(model: &ItemModel) -> f64 {
+    if declared(model).is_some() {
+        PRIOR_DAYS
+    } else {
+        0.0
+    }
+}
+
+/// Weight of the `t`-th daily sample.
+fn alpha(t: u32, n0: f64) -> f64 {
+    (1.0 / (f64::from(t) + n0)).max(1.0 / MEMORY_DAYS)
+}
+
+/// Adds one day's demand `x` to the weighted moments.
+fn push_sample(state: &mut ItemState, x: f64, n0: f64) {
+    state.sample_days = state.sample_days.saturating_add(1);
+    let a = alpha(state.sample_days, n0);
+    let r = 1.0 - a;
+    state.data_weight = r * state.data_weight + a;
+    state.demand_sum = r * state.demand_sum + a * x;
+    state.demand_sq_sum = r * state.demand_sq_sum + a * x * x;
+    state.weight_sq_sum = r * r * state.weight_sq_sum + a * a;
+}
+
+/// Adds `k` zero-demand days: one by one while the weight is still above
+/// its floor (at most `MEMORY_DAYS` steps), then in closed form, so any gap
+/// costs the same.
+fn push_zero_days(state: &mut ItemState, mut k: u64, n0: f64) {
+    while k > 0 && alpha(state.sample_days.saturating_add(1), n0) > 1.0 / MEMORY_DAYS {
+        push_sample(state, 0.0, n0);
+        k -= 1;
+    }
+    if k == 0 {
+        return;
+    }
+    let a = 1.0 / MEMORY_DAYS;
+    let r = 1.0 - a;
+    let rk = r.powf(k as f64);
+    state.data_weight = 1.0 - (1.0 - state.data_weight) * rk;
+    state.demand_sum *= rk;
+    state.demand_sq_sum *= rk;
+    state.weight_sq_sum = state.weight_sq_sum * rk * rk + a * a * (1.0 - rk * rk) / (1.0 - r * r);
+    let k32 = u32::try_from(k).unwrap_or(u32::MAX);
+    state.sample_days = state.sample_days.saturating_add(k32);
+}
+
+/// Closes every day before `day` that is still open, then opens `day`.
+fn close_days(model: &ItemModel, state: &mut ItemState, day: i64) {
+    let out_now = out_of_stock(model, state);
+    let Some(open) = state.open_day else {
+        state.open_day = Some(day);
+        state.day_consumed = 0.0;
+        state.day_out_of_stock = out_now;
+        return;
+    };
+    if day <= open {
+        return;
+    }
+    let n0 = prior_days(model);
+    if state.day_out_of_stock {
+        state.censored_days = state.censored_days.saturating_add(1);
+    } else {
+        push_sample(state, state.day_consumed, n0);
+    }
+    // Days with no observation at all: nothing was used, or, if the item
+    // was out of stock throughout, nothing could be.
+    let silent = (i128::from(day) - i128::from(open) - 1).max(0);
+    let silent = u64::try_from(silent).unwrap_or(u64::MAX);
+    if silent > 0 {
+        if out_now {
+            let s32 = u32::try_from(silent).unwrap_or(u32::MAX);
+            state.censored_days = state.censored_days.saturating_add(s32);
+        } else {
+            push_zero_days(state, silent, n0);
+        }
+    }
+    state.open_day = Some(day);
+    state.day_consumed = 0.0;
+    state.day_out_of_stock = out_now;
+}
+
+/// Applies an observation's effect on the level and says what it meant.
+fn apply_level_effect(model: &ItemModel, state: &mut ItemState, obs: &Observation) -> Observed {
+    let amount = obs.amount;
+    match obs.kind {
+        ObservationKind::Level => {
+            let Some(reference) = state.level else {
+                state.level = Some(amount);
+                return Observed::default();
+            };
+            let noise = noise(model);
+            let restock_step = noise.max(RESTOCK_SHARE * package_size(model));
+            if amount < reference - noise {
+                state.level = Some(amount);
+                Observed {
+                    consumed: reference - amount,
+                    restocked: 0.0,
+                }
+            } else if amount > reference + restock_step {
+                state.level = Some(amount);
+                Observed {
+                    consumed: 0.0,
+                    restocked: amount - reference,
+                }
+            } else {
+                Observed::default()
+            }
+        }
+        ObservationKind::Consumed => {
+            state.level = state.level.map(|l| (l - amount).max(0.0));
+            Observed {
+                consumed: amount,
+                restocked: 0.0,
+            }
+        }
+        ObservationKind::Added => {
+            state.level = Some(state.level.unwrap_or(0.0) + amount);
+            Observed {
+                consumed: 0.0,
+                restocked: amount,
+            }
+        }
+        ObservationKind::Removed => {
+            state.level = state.level.map(|l| (l - amount).max(0.0));
+            Observed::default()
+        }
+    }
+}
+
+/// Whether a `Measure::Level` item is known to be out of stock now.
+///
+/// Only load-cell items are censored: for `Measure::Consumption` items the
+/// level is larder's own bookkeeping (a restock bought in a shop may be
+/// missing from it), while the reported doses are the demand itself.
+fn out_of_stock(model: &ItemModel, state: &ItemState) -> bool {
+    model.measure == Measure::Level && state.level.is_some_and(|l| l <= noise(model))
+}
+
+/// Whether every number in the state is finite.
+fn state_is_finite(state: &ItemState) -> bool {
+    state.level.is_none_or(f64::is_finite)
+        && [
+            state.day_consumed,
+            state.data_weight,
+            state.demand_sum,
+            state.demand_sq_sum,
+            state.weight_sq_sum,
+        ]
+        .iter()
+        .all(|x| x.is_finite())
+}
+
+/// The deadband, sanitised (negative or NaN means none).
+fn noise(model: &ItemModel) -> f64 {
+    clean_days(model.noise)
+}
+
+/// The package size, sanitised (negative or NaN means 0).
+fn package_size(model: &ItemModel) -> f64 {
+    clean_days(model.package_size)
+}
+
+/// A non-negative finite number, or 0.
+fn clean_days(x: f64) -> f64 {
+    if x.is_finite() && x > 0.0 { x } else { 0.0 }
+}
+
+/// Lead time plus review period, in days.
+fn horizon_days(model: &ItemModel) -> f64 {
+    clean_days(model.lead_time_days) + clean_days(model.review_days)
+}
+
+/// The service level, clamped into `SERVICE_LEVEL_RANGE`.
+fn service_level(model: &ItemModel) -> f64 {
+    let s = if model.service_level.is_nan() {
+        DEFAULT_SERVICE_LEVEL
+    } else {
+        model.service_level
+    };
+    s.clamp(SERVICE_LEVEL_RANGE.0, SERVICE_LEVEL_RANGE.1)
+}
+
+/// Complementary error function (Numerical Recipes `erfcc`, a Chebyshev
+/// fit with relative error below 1.2e-7 everywhere, also in the tails).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// `P(Z >= x)` for a standard normal `Z`.
+fn normal_upper_tail(x: f64) -> f64 {
+    (0.5 * erfc(x / std::f64::consts::SQRT_2)).clamp(0.0, 1.0)
+}
+
+/// The standard normal quantile for `p` in (0, 1) (Acklam's rational
+/// approximation, relative error below 1.2e-9).
+fn inverse_normal_cdf(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    const P_LOW: f64 = 0.024_25;
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < P_LOW {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - P_LOW {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// A quantity with two decimals.
+fn num(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+/// A duration in days, e.g. `1 day`, `2 days`, `1.5 days`.
+fn days(d: f64) -> String {
+    let text = format!("{d:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    if text == "1" {
+        "1 day".to_owned()
+    } else {
+        format!("{text} days")
+    }
+}
+
+/// A probability as a percentage, with a decimal below 10%.
+fn percent(p: f64) -> String {
+    let pct = p * 100.0;
+    let text = if pct < 10.0 {
+        format!("{pct:.1}")
+    } else {
+        format!("{pct:.0}")
+    };
+    format!("{}%", text.strip_suffix(".0").unwrap_or(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600;
+    /// 2024-01-01T00:00:00Z, a day boundary.
+    const T0: i64 = 1_704_067_200;
+
+    fn milk() -> ItemModel {
+        ItemModel {
+            package_size: 1.0,
+            lead_time_days: 1.0,
+            review_days: 3.0,
+            shelf_life_days: Some(10.0),
+            service_level: 0.95,
+            declared_per_day: None,
+            measure: Measure::Level,
+            noise: 0.05,
+        }
+    }
+
+    fn detergent() -> ItemModel {
+        ItemModel {
+            package_size: 2.0,
+            lead_time_days: 2.0,
+            review_days: 14.0,
+            shelf_life_days: None,
+            service_level: 0.95,
+            declared_per_day: None,
+            measure: Measure::Consumption,
+            noise: 0.0,
+        }
+    }
+
+    fn obs(at: i64, kind: ObservationKind, amount: f64) -> Observation {
+        Observation { at, kind, amount }
+    }
+
+    fn reading(at: i64, amount: f64) -> Observation {
+        obs(at, ObservationKind::Level, amount)
+    }
+
+    /// Feeds level readings `step` seconds apart from `T0`; returns the
+    /// total consumed and restocked.
+    fn feed_levels(
+        model: &ItemModel,
+        state: &mut ItemState,
+        levels: &[f64],
+        step: i64,
+    ) -> Observed {
+        let mut total = Observed::default();
+        for (i, &v) in levels.iter().enumerate() {
+            let o = observe(model, state, &reading(T0 + i as i64 * step, v));
+            total.consumed += o.consumed;
+            total.restocked += o.restocked;
+        }
+        total
+    }
+
+    /// A small deterministic generator for test noise (no randomness in
+    /// the code under test; this keeps the tests replayable too).
+    struct Lcg(u64);
+    impl Lcg {
+        /// Uniform in [-1, 1).
+        fn next(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+    }
+
+    /// Simulates a load-cell item used at `per_day` for `days` days, read
+    /// every 6 hours with uniform noise of ±`noise`, restocked with
+    /// `restock` units whenever the true level drops below `reorder_at`.
+    fn simulate(model: &ItemModel, per_day: f64, days: i64, noise: f64, seed: u64) -> ItemState {
+        let mut state = ItemState::default();
+        let mut rng = Lcg(seed);
+        let mut level = 2.0;
+        for step in 0..days * 4 {
+            let at = T0 + step * 6 * HOUR;
+            if step > 0 {
+                level -= per_day / 4.0;
+            }
+            if level < 0.5 {
+                level += 2.0;
+            }
+            observe(model, &mut state, &reading(at, level + noise * rng.next()));
+        }
+        state
+    }
+
+    #[test]
+    fn noise_does_not_look_like_consumption() {
+        let mut state = ItemState::default();
+        let levels = [1.00, 1.03, 0.97, 1.04, 0.96, 1.02, 0.99, 1.05, 0.95];
+        let total = feed_levels(&milk(), &mut state, &levels, HOUR);
+        assert_eq!(total, Observed::default());
+        assert_eq!(state.level, Some(1.00));
+    }
+
+    #[test]
+    fn level_changes_are_classified_by_the_deadband() {
+        // (reference, reading, consumed, restocked, new reference)
+        let cases = [
+            (1.0, 0.96, 0.0, 0.0, 1.0),   // within noise below
+            (1.0, 0.90, 0.10, 0.0, 0.90), // consumption
+            (1.0, 1.20, 0.0, 0.0, 1.0),   // above noise, below a quarter package
+            (1.0, 1.26, 0.0, 0.26, 1.26), // restock
+            (0.3, 1.30, 0.0, 1.0, 1.30),  // a delivered litre
+            (0.2, 0.0, 0.2, 0.0, 0.0),    // emptied
+        ];
+        for (reference, v, consumed, restocked, after) in cases {
+            let mut state = ItemState::default();
+            observe(&milk(), &mut state, &reading(T0, reference));
+            let got = observe(&milk(), &mut state, &reading(T0 + HOUR, v));
+            let what = format!("{reference} -> {v}");
+            assert!((got.consumed - consumed).abs() < 1e-9, "{what}: {got:?}");
+            assert!((got.restocked - restocked).abs() < 1e-9, "{what}: {got:?}");
+            assert_eq!(state.level, Some(after), "{what}");
+        }
+    }
+
+    #[test]
+    fn restock_jump_is_detected_as_a_restock() {
+        let mut state = ItemState::default();
+        let total = feed_levels(&milk(), &mut state, &[0.40, 0.30, 1.31, 1.30], HOUR);
+        assert!((total.restocked - 1.01).abs() < 1e-9, "{total:?}");
+        assert!((total.consumed - 0.10).abs() < 1e-9, "{total:?}");
+        assert_eq!(state.level, Some(1.31));
+    }
+
+    #[test]
+    fn slow_consumption_accumulates_past_the_deadband() {
+        let mut state = ItemState::default();
+        // 0.02 per reading: no single step exceeds the 0.05 deadband.
+        let levels: Vec<f64> = (0..10).map(|i| 1.0 - 0.02 * f64::from(i)).collect();
+        let total = feed_levels(&milk(), &mut state, &levels, HOUR);
+        let last = levels[levels.len() - 1];
+        let reference = state.level.unwrap();
+        assert!((total.consumed - (1.0 - reference)).abs() < 1e-9);
+        assert!(total.consumed >= 0.12, "{total:?}");
+        assert!(
+            reference - last <= 0.05 + 1e-9,
+            "reference {reference} vs {last}"
+        );
+    }
+
+    #[test]
+    fn washer_doses_drive_the_rate_of_a_consumption_item() {
+        let model = detergent();
+        let mut state = ItemState::default();
+        // 0.1 l every second day for 40 days; the level was never told.
+        for day in (0..40).step_by(2) {
+            let got = observe(
+                &model,
+                &mut state,
+                &obs(T0 + day * DAY + 10 * HOUR, ObservationKind::Consumed, 0.1),
+            );
+            assert_eq!(got.consumed, 0.1);
+        }
+        assert_eq!(state.level, None);
+        let f = forecast(&model, &state, T0 + 40 * DAY);
+        assert!((f.rate_per_day - 0.05).abs() < 0.01, "{f:?}");
+        assert_eq!(f.level, None);
+        assert_eq!(f.stockout_probability, 0.0);
+        assert_eq!(propose(&model, &f), None, "unknown level: no proposal");
+
+        // A delivery makes the level known; doses lower it.
+        let at = T0 + 40 * DAY + HOUR;
+        observe(&model, &mut state, &obs(at, ObservationKind::Added, 2.0));
+        observe(
+            &model,
+            &mut state,
+            &obs(at + HOUR, ObservationKind::Consumed, 0.1),
+        );
+        observe(
+            &model,
+            &mut state,
+            &obs(at + 2 * HOUR, ObservationKind::Removed, 0.4),
+        );
+        assert!((state.level.unwrap() - 1.5).abs() < 1e-9);
+        // Removed is not consumption.
+        assert!((state.day_consumed - 0.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn consumption_never_takes_the_level_below_zero() {
+        let model = detergent();
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &obs(T0, ObservationKind::Added, 0.1));
+        let got = observe(
+            &model,
+            &mut state,
+            &obs(T0 + 1, ObservationKind::Consumed, 0.3),
+        );
+        assert_eq!(got.consumed, 0.3);
+        assert_eq!(state.level, Some(0.0));
+        observe(
+            &model,
+            &mut state,
+            &obs(T0 + 2, ObservationKind::Removed, 1.0),
+        );
+        assert_eq!(state.level, Some(0.0));
+    }
+
+    #[test]
+    fn prior_dominates_at_cold_start_and_data_takes_over() {
+        let model = ItemModel {
+            declared_per_day: Some(0.5),
+            ..detergent()
+        };
+        let mut state = ItemState::default();
+        let f = forecast(&model, &state, T0);
+        assert_eq!(f.rate_per_day, 0.5, "no data: the declared usage");
+        assert!((f.rate_sd_per_day - 0.25).abs() < 1e-12);
+
+        // Actually 0.2 a day.
+        let mut rates = Vec::new();
+        for day in 0..61 {
+            observe(
+                &model,
+                &mut state,
+                &obs(T0 + day * DAY + 8 * HOUR, ObservationKind::Consumed, 0.2),
+            );
+            rates.push(forecast(&model, &state, T0 + day * DAY + 9 * HOUR).rate_per_day);
+        }
+        assert!(
+            rates[1] > 0.45,
+            "after one day the prior still rules: {}",
+            rates[1]
+        );
+        assert!(
+            rates.windows(2).all(|w| w[1] <= w[0] + 1e-12),
+            "moves steadily toward the data"
+        );
+        let last = rates[60];
+        assert!(
+            (last - 0.2).abs() < 0.02,
+            "after 60 days the data rules: {last}"
+        );
+    }
+
+    #[test]
+    fn no_declared_usage_and_no_data_means_rate_zero_and_no_proposal() {
+        let model = milk();
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &reading(T0, 0.0));
+        let f = forecast(&model, &state, T0);
+        assert_eq!(f.rate_per_day, 0.0);
+        assert_eq!(f.days_left, None);
+        assert_eq!(propose(&model, &f), None);
+    }
+
+    #[test]
+    fn stockout_days_do_not_drag_the_rate_down() {
+        let model = milk();
+        let run = |out_days: i64| {
+            let mut state = ItemState::default();
+            let mut t = T0;
+            let mut level = 3.0;
+            // 0.3 a day, read every 6 hours, for 9 days.
+            for _ in 0..36 {
+                observe(&model, &mut state, &reading(t, level));
+                level = (level - 0.075).max(0.0);
+                t += 6 * HOUR;
+            }
+            // Empty for `out_days` days, read every 6 hours.
+            observe(&model, &mut state, &reading(t, 0.0));
+            for _ in 0..out_days * 4 {
+                t += 6 * HOUR;
+                observe(&model, &mut state, &reading(t, 0.0));
+            }
+            // Restocked and used again for 3 days.
+            let mut level = 2.0;
+            for _ in 0..12 {
+                t += 6 * HOUR;
+                observe(&model, &mut state, &reading(t, level));
+                level -= 0.075;
+            }
+            (
+                forecast(&model, &state, t).rate_per_day,
+                state.censored_days,
+            )
+        };
+        let (baseline, _) = run(0);
+        let (rate, censored) = run(10);
+        assert!(censored >= 10, "censored {censored}");
+        assert!((rate - baseline).abs() < 0.03, "{rate} vs {baseline}");
+        assert!(rate > 0.25, "{rate}");
+    }
+
+    #[test]
+    fn silent_days_of_an_empty_item_are_censored_too() {
+        let model = milk();
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &reading(T0, 0.0));
+        observe(&model, &mut state, &reading(T0 + 5 * DAY, 0.0));
+        assert_eq!(state.censored_days, 5);
+        assert_eq!(state.sample_days, 0);
+    }
+
+    #[test]
+    fn quiet_days_are_zero_demand_days() {
+        let model = detergent();
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &obs(T0, ObservationKind::Consumed, 0.4));
+        observe(
+            &model,
+            &mut state,
+            &obs(T0 + 4 * DAY, ObservationKind::Consumed, 0.4),
+        );
+        // Days 0..4 closed: 0.4, 0, 0, 0 → a mean of 0.1.
+        assert_eq!(state.sample_days, 4);
+        let f = forecast(&model, &state, T0 + 4 * DAY);
+        // The open day already holds 0.4 > 0.1: the provisional close raises it.
+        assert!((Demand::of(&model, &state).mean - 0.1).abs() < 1e-12);
+        assert!((f.rate_per_day - 0.16).abs() < 1e-12, "{f:?}");
+    }
+
+    #[test]
+    fn forecast_level_runs_down_at_the_rate_and_never_below_zero() {
+        let model = ItemModel {
+            declared_per_day: Some(0.25),
+            ..milk()
+        };
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &reading(T0, 1.0));
+        // (now, expected level)
+        let cases = [
+            (T0 - DAY, 1.0),
+            (T0, 1.0),
+            (T0 + DAY, 0.75),
+            (T0 + 2 * DAY, 0.5),
+            (T0 + 10 * DAY, 0.0),
+        ];
+        for (now, level) in cases {
+            let f = forecast(&model, &state, now);
+            assert!((f.level.unwrap() - level).abs() < 1e-12, "at {now}: {f:?}");
+        }
+        let f = forecast(&model, &state, T0);
+        assert_eq!(f.days_left, Some(4.0));
+        assert_eq!(f.horizon_days, 4.0);
+    }
+
+    #[test]
+    fn stockout_probability_grows_as_stock_shrinks() {
+        let model = ItemModel {
+            declared_per_day: Some(0.3),
+            ..milk()
+        };
+        let mut last = -1.0;
+        for level in [3.0, 2.0, 1.5, 1.2, 1.0, 0.5, 0.1] {
+            let mut state = ItemState::default();
+            observe(&model, &mut state, &reading(T0, level));
+            let p = forecast(&model, &state, T0).stockout_probability;
+            assert!((0.0..=1.0).contains(&p));
+            assert!(p > last, "level {level}: {p} after {last}");
+            last = p;
+        }
+        // Exactly at the expected demand over the horizon: a coin toss.
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &reading(T0, 1.2));
+        let p = forecast(&model, &state, T0).stockout_probability;
+        assert!((p - 0.5).abs() < 1e-6, "{p}");
+    }
+
+    fn forecast_with(level: f64, p: f64) -> Forecast {
+        Forecast {
+            level: Some(level),
+            rate_per_day: 0.3,
+            rate_sd_per_day: 0.1,
+            days_left: Some(level / 0.3),
+            horizon_days: 4.0,
+            stockout_probability: p,
+        }
+    }
+
+    #[test]
+    fn proposal_triggers_exactly_past_the_service_level() {
+        // service level 0.95: reorder when P(stockout) > 0.05.
+        let cases = [
+            (0.0, false),
+            (0.049_999, false),
+            (0.05, false),
+            (0.050_001, true),
+            (0.5, true),
+            (1.0, true),
+        ];
+        for (p, wanted) in cases {
+            let got = propose(&milk(), &forecast_with(0.4, p));
+            assert_eq!(got.is_some(), wanted, "p = {p}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn well_stocked_items_are_not_reordered() {
+        let model = ItemModel {
+            declared_per_day: Some(0.3),
+            ..milk()
+        };
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &reading(T0, 3.0));
+        let f = forecast(&model, &state, T0);
+        assert!(f.stockout_probability < 0.01, "{f:?}");
+        assert_eq!(propose(&model, &f), None);
+        // Two days later it is time.
+        let f = forecast(&model, &state, T0 + 6 * DAY);
+        assert!(propose(&model, &f).is_some(), "{f:?}");
+    }
+
+    #[test]
+    fn proposals_are_whole_packages_and_at_least_one() {
+        // (package size, level, expected packages); rate 0.3 ± 0.1 over
+        // 4 days at 95%: order-up-to 1.2 + 1.645 * 0.2 = 1.529.
+        let model = |package_size| ItemModel {
+            package_size,
+            shelf_life_days: None,
+            ..milk()
+        };
+        let cases = [
+            (1.0, 0.4, 2),  // need 1.13
+            (1.0, 0.0, 2),  // need 1.53
+            (0.5, 0.0, 4),  // need 1.53 → 3.06 packs
+            (0.25, 0.4, 5), // need 1.13 → 4.5 packs
+            (1.0, 1.5, 1),  // need 0.03
+            (1.0, 5.0, 1),  // need negative, still one
+            (10.0, 0.0, 1), // a big pack
+        ];
+        for (package, level, packages) in cases {
+            let got = propose(&model(package), &forecast_with(level, 0.9)).unwrap();
+            assert_eq!(got.packages, packages, "{package} at {level}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn shelf_life_caps_the_order() {
+        // (shelf life, rate, expected packages, capped)
+        let cases = [
+            (None, 0.3, 2, false),
+            (Some(10.0), 0.3, 2, false), // 3.0 usable
+            (Some(5.0), 0.3, 1, true),   // 1.5 usable → 1
+            (Some(2.0), 0.3, 1, true),   // 0.6 usable → still 1
+            (Some(0.0), 0.3, 1, true),
+        ];
+        for (shelf, rate, packages, capped) in cases {
+            let model = ItemModel {
+                shelf_life_days: shelf,
+                ..milk()
+            };
+            let f = Forecast {
+                rate_per_day: rate,
+                ..forecast_with(0.0, 0.9)
+            };
+            let got = propose(&model, &f).unwrap();
+            assert_eq!(got.packages, packages, "{shelf:?}: {got:?}");
+            let says_capped = got.reasons.iter().any(|r| r.contains("shelf life"));
+            assert_eq!(says_capped, capped, "{shelf:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn proposal_reasons_carry_the_figures() {
+        let got = propose(&milk(), &forecast_with(0.4, 0.72)).unwrap();
+        assert_eq!(
+            got.reasons,
+            [
+                "0.40 left, using 0.30 ± 0.10 a day: empty in 1.3 days",
+                "a delivery takes 1 day; 72% chance of running out within 4 days (target ≤ 5%)",
+                "order-up-to 1.53 for 4 days at 95% service: 1.13 more → 2 × 1.00",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_proposal_without_a_level_or_use_or_a_valid_package() {
+        let unknown = Forecast {
+            level: None,
+            ..forecast_with(0.0, 0.9)
+        };
+        assert_eq!(propose(&milk(), &unknown), None);
+        let unused = Forecast {
+            rate_per_day: 0.0,
+            ..forecast_with(0.0, 0.9)
+        };
+        assert_eq!(propose(&milk(), &unused), None);
+        for package_size in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let model = ItemModel {
+                package_size,
+                ..milk()
+            };
+            assert_eq!(
+                propose(&model, &forecast_with(0.0, 0.9)),
+                None,
+                "{package_size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ten_year_gap_does_not_hang() {
+        for model in [milk(), detergent()] {
+            let mut state = ItemState::default();
+            observe(&model, &mut state, &obs(T0, ObservationKind::Added, 1.0));
+            observe(
+                &model,
+                &mut state,
+                &obs(T0 + 1, ObservationKind::Consumed, 0.5),
+            );
+            observe(
+                &model,
+                &mut state,
+                &obs(T0 + 3650 * DAY, ObservationKind::Consumed, 0.1),
+            );
+            assert!(state_is_finite(&state));
+            assert_eq!(state.sample_days, 3650);
+            let f = forecast(&model, &state, T0 + 3650 * DAY);
+            assert!(
+                f.rate_per_day.is_finite() && f.rate_per_day <= 0.1 + 1e-9,
+                "{f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn extreme_and_out_of_order_times_never_panic() {
+        let times = [
+            i64::MIN,
+            -1,
+            0,
+            T0,
+            i64::MAX,
+            T0 - 3 * DAY,
+            i64::MIN + 1,
+            T0,
+        ];
+        for model in [milk(), detergent()] {
+            let mut state = ItemState::default();
+            for (i, &at) in times.iter().enumerate() {
+                let kind = [
+                    ObservationKind::Level,
+                    ObservationKind::Consumed,
+                    ObservationKind::Added,
+                    ObservationKind::Removed,
+                ][i % 4];
+                observe(&model, &mut state, &obs(at, kind, 0.5));
+                for now in [i64::MIN, 0, T0, i64::MAX] {
+                    let f = forecast(&model, &state, now);
+                    assert!(f.stockout_probability.is_finite());
+                    let _ = propose(&model, &f);
+                }
+            }
+            assert!(state_is_finite(&state));
+        }
+    }
+
+    #[test]
+    fn stale_readings_are_ignored_and_late_deltas_are_not_bucketed() {
+        let model = milk();
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &reading(T0 + 2 * DAY, 1.0));
+        let before = state.clone();
+        // A reading from before the last one changes nothing.
+        assert_eq!(
+            observe(&model, &mut state, &reading(T0, 0.2)),
+            Observed::default()
+        );
+        assert_eq!(state, before);
+
+        // A late dose for a consumption item lowers the level but stays
+        // out of the closed day's demand.
+        let model = detergent();
+        let mut state = ItemState::default();
+        observe(
+            &model,
+            &mut state,
+            &obs(T0 + 2 * DAY, ObservationKind::Added, 1.0),
+        );
+        let got = observe(&model, &mut state, &obs(T0, ObservationKind::Consumed, 0.3));
+        assert_eq!(got.consumed, 0.3);
+        assert!((state.level.unwrap() - 0.7).abs() < 1e-12);
+        assert_eq!(state.day_consumed, 0.0);
+        assert_eq!(state.level_at, T0 + 2 * DAY);
+    }
+
+    #[test]
+    fn nan_infinite_and_negative_amounts_are_refused() {
+        let kinds = [
+            ObservationKind::Level,
+            ObservationKind::Consumed,
+            ObservationKind::Added,
+            ObservationKind::Removed,
+        ];
+        for model in [milk(), detergent()] {
+            let mut state = ItemState::default();
+            observe(&model, &mut state, &reading(T0, 1.0));
+            let before = state.clone();
+            for kind in kinds {
+                for amount in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.1, -1e300] {
+                    let got = observe(&model, &mut state, &obs(T0 + DAY, kind, amount));
+                    assert_eq!(got, Observed::default(), "{kind:?} {amount}");
+                    assert_eq!(state, before, "{kind:?} {amount}");
+                }
+            }
+            // Finite but overflowing amounts are refused as a whole too.
+            observe(
+                &model,
+                &mut state,
+                &obs(T0 + DAY, ObservationKind::Added, f64::MAX),
+            );
+            let before = state.clone();
+            let got = observe(
+                &model,
+                &mut state,
+                &obs(T0 + DAY, ObservationKind::Added, f64::MAX),
+            );
+            assert_eq!(got, Observed::default());
+            assert_eq!(state, before);
+        }
+    }
+
+    #[test]
+    fn sixty_days_of_milk_are_learned_within_fifteen_percent() {
+        let model = milk();
+        for seed in [1, 2, 3, 42, 2024] {
+            let state = simulate(&model, 0.3, 60, 0.02, seed);
+            let f = forecast(&model, &state, T0 + 60 * DAY);
+            let error = (f.rate_per_day - 0.3).abs() / 0.3;
+            assert!(error < 0.15, "seed {seed}: {f:?}");
+            assert!(f.rate_sd_per_day < 0.3, "seed {seed}: {f:?}");
+            assert!(state.censored_days == 0, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn replay_is_deterministic() {
+        let a = simulate(&milk(), 0.3, 30, 0.02, 7);
+        let b = simulate(&milk(), 0.3, 30, 0.02, 7);
+        assert_eq!(a, b);
+        assert_eq!(
+            forecast(&milk(), &a, T0 + 30 * DAY),
+            forecast(&milk(), &b, T0 + 30 * DAY)
+        );
+    }
+
+    #[test]
+    fn state_round_trips_through_json_and_old_state_still_loads() {
+        let state = simulate(&milk(), 0.3, 10, 0.02, 9);
+        let json = serde_json::to_string(&state).unwrap();
+        let back: ItemState = serde_json::from_str(&json).unwrap();
+        // serde_json (without `float_roundtrip`) may be off by one ulp.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
+        assert!(close(back.level.unwrap(), state.level.unwrap()));
+        assert_eq!(
+            (back.level_at, back.open_day, back.day_out_of_stock),
+            (state.level_at, state.open_day, state.day_out_of_stock)
+        );
+        assert_eq!(
+            (back.sample_days, back.censored_days),
+            (state.sample_days, state.censored_days)
+        );
+        let pairs = [
+            (back.day_consumed, state.day_consumed),
+            (back.data_weight, state.data_weight),
+            (back.demand_sum, state.demand_sum),
+            (back.demand_sq_sum, state.demand_sq_sum),
+            (back.weight_sq_sum, state.weight_sq_sum),
+        ];
+        assert!(pairs.iter().all(|&(a, b)| close(a, b)), "{back:?}");
+        let old: ItemState = serde_json::from_str(r#"{"level":1.5,"level_at":5}"#).unwrap();
+        assert_eq!(old.level, Some(1.5));
+        assert_eq!(old.open_day, None);
+        assert_eq!(old.sample_days, 0);
+    }
+
+    #[test]
+    fn normal_approximations_match_known_values() {
+        // (x, P(Z >= x))
+        let tails = [
+            (0.0, 0.5),
+            (1.0, 0.158_655_253_9),
+            (1.644_853_627, 0.05),
+            (-1.959_963_985, 0.975),
+            (3.0, 0.001_349_898_032),
+            (6.0, 9.865_876_45e-10),
+        ];
+        for (x, p) in tails {
+            let got = normal_upper_tail(x);
+            assert!(((got - p) / p).abs() < 1e-6, "x = {x}: {got} vs {p}");
+        }
+        // (p, quantile)
+        let quantiles = [
+            (0.5, 0.0),
+            (0.95, 1.644_853_627),
+            (0.99, 2.326_347_874),
+            (0.025, -1.959_963_985),
+            (0.001, -3.090_232_306),
+        ];
+        for (p, z) in quantiles {
+            let got = inverse_normal_cdf(p);
+            assert!((got - z).abs() < 1e-6, "p = {p}: {got} vs {z}");
+        }
+    }
 }
