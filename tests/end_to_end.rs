@@ -23,7 +23,11 @@ fn low_milk_readings_lead_to_an_auto_approved_signed_intent() {
 
     let topic = "larder/testhub/devices/fridge/events";
     for (seq, level) in [(1, 1.0), (2, 0.6), (3, 0.3)] {
-        mosquitto_pub(broker.port, topic, &level_json("fridge", "milk", 1, seq, level));
+        mosquitto_pub(
+            broker.port,
+            topic,
+            &level_json("fridge", "milk", 1, seq, level),
+        );
     }
     wait_until(Duration::from_secs(20), "an intent upstream", || {
         !watcher.on(&upstream).is_empty()
@@ -33,7 +37,11 @@ fn low_milk_readings_lead_to_an_auto_approved_signed_intent() {
     assert_eq!(intent.product, "sku-milk");
     assert!(intent.packages >= 1);
     assert!(intent.price_ceiling <= 8.0);
-    assert!(matches!(intent.evidence, Evidence::Rule(_)), "{:?}", intent.evidence);
+    assert!(
+        matches!(intent.evidence, Evidence::Rule(_)),
+        "{:?}",
+        intent.evidence
+    );
     // Another key does not verify it.
     assert!(intent::verify_intent(&seen[0].payload, &[7u8; 32]).is_err());
 
@@ -85,14 +93,16 @@ fn an_order_over_the_limit_waits_for_a_signed_member_approval() {
     wait_until(Duration::from_secs(20), "an approval request", || {
         !watcher.under("larder/testhub/approvals/").is_empty()
     });
-    let request: approval::ApprovalRequest = serde_json::from_slice(
-        &watcher.under("larder/testhub/approvals/")[0].payload,
-    )
-    .expect("request json");
+    let request: approval::ApprovalRequest =
+        serde_json::from_slice(&watcher.under("larder/testhub/approvals/")[0].payload)
+            .expect("request json");
     assert_eq!(request.item, "detergent");
     assert!(request.price_ceiling > 8.0);
     assert!(!request.why.is_empty());
-    assert!(watcher.on(&upstream).is_empty(), "nothing goes upstream before approval");
+    assert!(
+        watcher.on(&upstream).is_empty(),
+        "nothing goes upstream before approval"
+    );
 
     let out = Command::new(LARDER)
         .arg("--config")
@@ -106,10 +116,13 @@ fn an_order_over_the_limit_waits_for_a_signed_member_approval() {
         "approve failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_until(Duration::from_secs(20), "the approved intent upstream", || {
-        !watcher.on(&upstream).is_empty()
-    });
-    let intent = intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key).expect("verifies");
+    wait_until(
+        Duration::from_secs(20),
+        "the approved intent upstream",
+        || !watcher.on(&upstream).is_empty(),
+    );
+    let intent =
+        intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key).expect("verifies");
     assert_eq!(intent.id, request.intent);
     assert!(matches!(&intent.evidence, Evidence::Members(d) if d.len() == 1));
     // The retained request is cleared once decided.
@@ -143,7 +156,10 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
     let path = write_config(&dir, &broker, &setup);
     let config = larder::config::Config::load(&path).expect("config");
     let upstream = "larder/testhub/upstream/intents".to_string();
-    let watcher = Watcher::start(broker.port, &[upstream.clone(), "larder/testhub/approvals/+".into()]);
+    let watcher = Watcher::start(
+        broker.port,
+        &[upstream.clone(), "larder/testhub/approvals/+".into()],
+    );
     let start = 1_800_000_000;
     let clock = std::sync::Arc::new(larder::clock::ManualClock::new(start));
     let running = larder::daemon::start(
@@ -176,10 +192,9 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
         !watcher.under("larder/testhub/approvals/").is_empty()
     })
     .await;
-    let request: approval::ApprovalRequest = serde_json::from_slice(
-        &watcher.under("larder/testhub/approvals/")[0].payload,
-    )
-    .expect("request");
+    let request: approval::ApprovalRequest =
+        serde_json::from_slice(&watcher.under("larder/testhub/approvals/")[0].payload)
+            .expect("request");
     let nonce = keys::from_hex(&request.nonce).expect("nonce");
     let claims = |member: &str, intent: &str| ReplyClaims {
         hub: "testhub".into(),
@@ -197,13 +212,33 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
         // The same envelope again: replay.
         ("replay", topic.clone(), alex_reply.clone(), false),
         // Sam's name, mallory's key: forged.
-        ("forged", topic.clone(), approval::sign_reply(&mallory, &claims("sam", &request.intent)), false),
+        (
+            "forged",
+            topic.clone(),
+            approval::sign_reply(&mallory, &claims("sam", &request.intent)),
+            false,
+        ),
         // Someone not in the household.
-        ("unknown", topic.clone(), approval::sign_reply(&mallory, &claims("eve", &request.intent)), false),
+        (
+            "unknown",
+            topic.clone(),
+            approval::sign_reply(&mallory, &claims("eve", &request.intent)),
+            false,
+        ),
         // Sam's genuine approval of a different intent, on this topic.
-        ("wrong intent", topic.clone(), approval::sign_reply(&sam, &claims("sam", "00000000000000000000000000000000")), false),
+        (
+            "wrong intent",
+            topic.clone(),
+            approval::sign_reply(&sam, &claims("sam", "00000000000000000000000000000000")),
+            false,
+        ),
         // Sam's genuine reply, but retained.
-        ("retained", topic.clone(), approval::sign_reply(&sam, &claims("sam", &request.intent)), true),
+        (
+            "retained",
+            topic.clone(),
+            approval::sign_reply(&sam, &claims("sam", &request.intent)),
+            true,
+        ),
     ];
     let count = attacks.len();
     publisher = tokio::task::spawn_blocking(move || {
@@ -220,7 +255,10 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
     })
     .await;
     let refused = db.read().counter("refused_replies").expect("counter");
-    assert_eq!(refused, 5, "replay, forged, unknown, wrong intent, retained");
+    assert_eq!(
+        refused, 5,
+        "replay, forged, unknown, wrong intent, retained"
+    );
     let reasons: Vec<String> = db
         .read()
         .dead_letters(10)
@@ -228,7 +266,13 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
         .into_iter()
         .map(|d| d.reason)
         .collect();
-    for needle in ["replay", "bad signature", "unknown member", "arrived on the reply topic", "retained"] {
+    for needle in [
+        "replay",
+        "bad signature",
+        "unknown member",
+        "arrived on the reply topic",
+        "retained",
+    ] {
         assert!(
             reasons.iter().any(|r| r.contains(needle)),
             "no refusal mentions {needle:?}: {reasons:#?}"
@@ -255,6 +299,9 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
     let row = db.read().intent(&request.intent).expect("q").expect("row");
     assert_eq!(row.state, IntentState::Expired);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(watcher.on(&upstream).is_empty(), "no intent may go upstream");
+    assert!(
+        watcher.on(&upstream).is_empty(),
+        "no intent may go upstream"
+    );
     running.stop().await.expect("stop");
 }

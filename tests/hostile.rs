@@ -26,7 +26,9 @@ fn hostile_payloads(n: usize) -> Vec<Vec<u8>> {
         vec![0xa1, 0x61, 0x76, 0x01, 0xff, 0xff],
         vec![b'x'; 5000],
     ];
-    (0..n).map(|i| templates[i % templates.len()].clone()).collect()
+    (0..n)
+        .map(|i| templates[i % templates.len()].clone())
+        .collect()
 }
 
 #[test]
@@ -41,7 +43,10 @@ fn a_thousand_hostile_messages_are_dead_lettered_and_every_valid_one_is_stored()
     let bad = hostile_payloads(1000);
     let mut valid = 0u64;
     for (i, payload) in bad.into_iter().enumerate() {
-        assert!(publisher.publish(topic, payload, false), "broker refused #{i}");
+        assert!(
+            publisher.publish(topic, payload, false),
+            "broker refused #{i}"
+        );
         if i % 5 == 0 {
             valid += 1;
             let level = 5.0 - valid as f64 * 0.001;

@@ -47,7 +47,11 @@ fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_inte
         }
     }
     let acked = publisher.join().expect("publisher");
-    assert!(acked.len() >= 590, "the broker acknowledged {} of 600", acked.len());
+    assert!(
+        acked.len() >= 590,
+        "the broker acknowledged {} of 600",
+        acked.len()
+    );
 
     let db_path = dir.join("state").join("larder.db");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -56,7 +60,11 @@ fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_inte
         let missing: Vec<u64> = acked
             .iter()
             .copied()
-            .filter(|seq| !db.read().has_observation("fridge", 4, *seq).unwrap_or(false))
+            .filter(|seq| {
+                !db.read()
+                    .has_observation("fridge", 4, *seq)
+                    .unwrap_or(false)
+            })
             .collect();
         if missing.is_empty() || Instant::now() > deadline {
             break missing;
@@ -65,7 +73,10 @@ fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_inte
     };
     assert!(missing.is_empty(), "lost after {kills} kills: {missing:?}");
     let db = open_db(&dir);
-    assert_eq!(db.read().observation_count().expect("count"), acked.len() as u64);
+    assert_eq!(
+        db.read().observation_count().expect("count"),
+        acked.len() as u64
+    );
 
     // The milk ran low: exactly one intent id, however often it was sent.
     wait_until(Duration::from_secs(20), "an intent upstream", || {
@@ -76,7 +87,11 @@ fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_inte
     let ids: std::collections::BTreeSet<String> = watcher
         .on(&upstream)
         .iter()
-        .map(|s| larder::intent::verify_intent(&s.payload, &hub).expect("verifies").id)
+        .map(|s| {
+            larder::intent::verify_intent(&s.payload, &hub)
+                .expect("verifies")
+                .id
+        })
         .collect();
     assert_eq!(ids.len(), 1, "distinct intents upstream: {ids:?}");
     assert!(daemon.alive());

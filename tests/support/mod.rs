@@ -382,7 +382,10 @@ impl Watcher {
                     opts.set_max_packet_size(1 << 20, 1 << 20);
                     let (client, mut eventloop) = AsyncClient::new(opts, 64);
                     for t in &topics {
-                        client.subscribe(t.clone(), QoS::AtLeastOnce).await.expect("sub");
+                        client
+                            .subscribe(t.clone(), QoS::AtLeastOnce)
+                            .await
+                            .expect("sub");
                     }
                     let mut pending_subacks = topics.len();
                     let mut ready = Some(ready_tx);
@@ -451,7 +454,17 @@ impl Drop for Watcher {
 pub fn mosquitto_pub(port: u16, topic: &str, payload: &[u8]) {
     use std::io::Write;
     let mut child = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-s"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-s",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -463,7 +476,10 @@ pub fn mosquitto_pub(port: u16, topic: &str, payload: &[u8]) {
         .expect("stdin")
         .write_all(payload)
         .expect("write");
-    assert!(child.wait().expect("wait").success(), "mosquitto_pub failed");
+    assert!(
+        child.wait().expect("wait").success(),
+        "mosquitto_pub failed"
+    );
 }
 
 /// A native JSON level event.
