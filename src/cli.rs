@@ -133,8 +133,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn load_config(path: &Path) -> anyhow::Result<Config> {
     let config = Config::load(path).map_err(ConfigProblem)?;
-    for warning in Config::file_warnings(path) {
-        tracing::warn!("{warning}");
+    for warning in Config::file_warnings(path)
+        .into_iter()
+        .chain(config.warnings())
+    {
+        tracing::warn!(config = %path.display(), "{warning}");
     }
     Ok(config)
 }
@@ -157,7 +160,10 @@ async fn shutdown_signal() {
 
 fn config_check(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path).map_err(ConfigProblem)?;
-    for warning in Config::file_warnings(path) {
+    for warning in Config::file_warnings(path)
+        .into_iter()
+        .chain(config.warnings())
+    {
         println!("warning: {warning}");
     }
     println!(

@@ -94,7 +94,14 @@ pub fn options(
     persistent: bool,
     will: Option<LastWill>,
 ) -> Result<MqttOptions, MqttError> {
-    let mut opts = MqttOptions::new(client_id, cfg.host.clone(), cfg.port);
+    // rumqttc joins host and port itself for plain TCP, so a bare IPv6
+    // address needs its brackets there (TLS wants the bare name).
+    let host = if cfg.host.contains(':') && !cfg.tls {
+        format!("[{}]", cfg.host)
+    } else {
+        cfg.host.clone()
+    };
+    let mut opts = MqttOptions::new(client_id, host, cfg.port);
     opts.set_keep_alive(Duration::from_secs(u64::from(cfg.keep_alive_secs)));
     opts.set_clean_session(!persistent);
     opts.set_manual_acks(persistent);
