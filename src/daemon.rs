@@ -338,17 +338,19 @@ fn open_store(path: &Path, now: i64) -> anyhow::Result<Store> {
 async fn forward_ingest(mut events: mpsc::Receiver<Polled>, commands: mpsc::Sender<Command>) {
     let mut ready = false;
     while let Some(event) = events.recv().await {
-        match event {
-            Polled::Message(publish) => {
-                if commands.send(Command::Message(publish)).await.is_err() {
-                    break;
+        let command = match event {
+            Polled::Message(publish) => Command::Message(publish),
+            Polled::Connected { .. } => {
+                if !ready {
+                    ready = true;
+                    notify::notify("READY=1");
                 }
+                continue;
             }
-            Polled::Connected { .. } if !ready => {
-                ready = true;
-                notify::notify("READY=1");
-            }
-            _ => {}
+            _ => continue,
+        };
+        if commands.send(command).await.is_err() {
+            break;
         }
     }
 }

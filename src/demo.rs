@@ -313,8 +313,8 @@ impl Sim {
                 request.packages, request.item_name, request.price_ceiling, request.currency
             ),
         );
-        for why in &request.why {
-            line(now, "", &format!("  why: {why}"));
+        if let Some(why) = request.why.first() {
+            line(now, "", &format!("  the app shows why: {why} …"));
         }
         let nonce = keys::from_hex(&request.nonce).context("app: bad nonce")?;
         let envelope = approval::sign_reply(
@@ -646,11 +646,9 @@ impl Household {
                 let ham = self.rng.normal(70.0, 15.0).max(10.0);
                 self.consume("cold_cuts", ham);
             }
-            19 => {
-                if self.rng.chance(0.6) {
-                    let milk = self.rng.normal(0.15, 0.05).max(0.05);
-                    self.consume("milk", milk);
-                }
+            19 if self.rng.chance(0.6) => {
+                let milk = self.rng.normal(0.15, 0.05).max(0.05);
+                self.consume("milk", milk);
             }
             18 => {
                 let washes = if weekend { 0.9 } else { 0.45 };

@@ -9,7 +9,12 @@ const EXIT_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
     let cli = larder::cli::Cli::parse();
-    larder::telemetry::init();
+    // The demo prints its own timeline; the daemon's log would drown it.
+    let default = match cli.command {
+        larder::cli::Command::Demo { .. } => "warn,rumqttd=off",
+        _ => larder::telemetry::DEFAULT_FILTER,
+    };
+    larder::telemetry::init(default);
     match larder::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

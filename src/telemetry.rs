@@ -4,10 +4,13 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber (once; later calls do nothing).
-pub fn init() {
-    let filter = EnvFilter::try_from_env("LARDER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,rumqttc=warn,rumqttd=warn"));
+/// The default filter for the daemon and tools.
+pub const DEFAULT_FILTER: &str = "info,rumqttc=warn,rumqttd=warn";
+
+/// Installs the global subscriber with `default` unless `LARDER_LOG` is set
+/// (once; later calls do nothing).
+pub fn init(default: &str) {
+    let filter = EnvFilter::try_from_env("LARDER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

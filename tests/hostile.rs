@@ -38,6 +38,7 @@ fn a_thousand_hostile_messages_are_dead_lettered_and_every_valid_one_is_stored()
     let config = write_config(&dir, &broker, &Setup::default());
     let mut daemon = Daemon::start(&config);
     wait_for_db(&dir);
+    wait_online(broker.port, "testhub");
     let topic = "larder/testhub/devices/fridge/events";
     let mut publisher = Publisher::connect(broker.port);
     let bad = hostile_payloads(1000);
@@ -55,11 +56,10 @@ fn a_thousand_hostile_messages_are_dead_lettered_and_every_valid_one_is_stored()
     }
     // A duplicate of a valid event is ignored, not stored twice.
     assert!(publisher.publish(topic, level_json("fridge", "milk", 9, 1, 4.999), false));
-    // A message on a topic nobody should use (a wildcard-subscribed one).
     let db_path = dir.join("state").join("larder.db");
     wait_until(Duration::from_secs(60), "every message processed", || {
         let db = larder::store::Store::open_readonly(&db_path).expect("db");
-        db.read().counter("messages").unwrap_or(0) >= 1000 + valid + 1
+        db.read().counter("messages").unwrap_or(0) > 1000 + valid
     });
     let db = open_db(&dir);
     assert_eq!(db.read().observation_count().expect("count"), valid);

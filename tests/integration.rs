@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod demo;
 mod end_to_end;
 mod hostile;
 mod restart;

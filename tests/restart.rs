@@ -12,6 +12,7 @@ fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_inte
     let watcher = Watcher::start(broker.port, std::slice::from_ref(&upstream));
     let mut daemon = Daemon::start(&config);
     wait_for_db(&dir);
+    wait_online(broker.port, "testhub");
 
     // The publisher runs on its own thread: 600 readings, milk slowly
     // running out, recording which ones the broker acknowledged.

@@ -168,7 +168,16 @@ impl Default for Setup {
 pub fn write_config(dir: &TempDir, broker: &Broker, setup: &Setup) -> PathBuf {
     let hub = &setup.hub;
     let mut members = String::new();
-    for (name, key) in &setup.members {
+    let owner = vec![(
+        "owner".to_string(),
+        larder::keys::to_hex(&larder::keys::SigningKey::generate().public_key()),
+    )];
+    let listed = if setup.members.is_empty() {
+        &owner
+    } else {
+        &setup.members
+    };
+    for (name, key) in listed {
         members.push_str(&format!(
             "[[members]]\nname = \"{name}\"\npublic-key = \"{key}\"\n\n"
         ));
@@ -545,4 +554,18 @@ impl Publisher {
                 .unwrap_or(false)
         })
     }
+}
+
+/// Waits until the daemon for `hub` has announced itself `online` (it
+/// subscribes before it announces, so events published after this are
+/// delivered to it).
+pub fn wait_online(port: u16, hub: &str) {
+    let topic = format!("larder/{hub}/status");
+    let watcher = Watcher::start(port, std::slice::from_ref(&topic));
+    wait_until(Duration::from_secs(20), "the daemon to be online", || {
+        watcher
+            .on(&topic)
+            .last()
+            .is_some_and(|s| s.payload == b"online")
+    });
 }
