@@ -57,6 +57,17 @@ fn low_milk_readings_lead_to_an_auto_approved_signed_intent() {
     wait_until(Duration::from_secs(10), "all three readings stored", || {
         db.read().observation_count().ok() == Some(3)
     });
+    // `larder status` reads the live database beside the running daemon.
+    let status = Command::new(LARDER)
+        .arg("--config")
+        .arg(&config)
+        .arg("status")
+        .output()
+        .expect("larder status");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(text.contains("milk") && text.contains("sent"), "{text}");
+    assert!(text.contains("messages"), "{text}");
     assert!(daemon.alive());
     assert_eq!(daemon.terminate(), Some(0), "clean exit on SIGTERM");
 }
