@@ -92,18 +92,7 @@ fn an_order_over_the_limit_waits_for_a_signed_member_approval() {
     wait_online(broker.port, "testhub");
 
     // The washer reports only 100 ml of detergent put in: far too little.
-    let added = larder::wire::encode_event(
-        larder::config::PayloadFormat::Cbor,
-        &larder::wire::DeviceEvent {
-            device: "washer".into(),
-            epoch: 1,
-            seq: 1,
-            ts: None,
-            slot: "detergent".into(),
-            kind: larder::wire::EventKind::Added,
-            amount: 100.0,
-        },
-    );
+    let added = detergent_added(100.0);
     mosquitto_pub(broker.port, "larder/testhub/devices/washer/events", &added);
     wait_until(Duration::from_secs(20), "an approval request", || {
         !watcher.under("larder/testhub/approvals/").is_empty()
@@ -214,18 +203,7 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
         .expect("online");
     let mut publisher = tokio::task::spawn_blocking(move || {
         let mut p = Publisher::connect(broker.port);
-        let added = larder::wire::encode_event(
-            larder::config::PayloadFormat::Cbor,
-            &larder::wire::DeviceEvent {
-                device: "washer".into(),
-                epoch: 1,
-                seq: 1,
-                ts: None,
-                slot: "detergent".into(),
-                kind: larder::wire::EventKind::Added,
-                amount: 100.0,
-            },
-        );
+        let added = detergent_added(100.0);
         assert!(p.publish("larder/testhub/devices/washer/events", added, false));
         (p, broker)
     })

@@ -499,6 +499,22 @@ pub fn level_json(device: &str, slot: &str, epoch: u64, seq: u64, amount: f64) -
     .into_bytes()
 }
 
+/// A native CBOR washer event: `amount` ml of detergent put in (seq 1).
+pub fn detergent_added(amount: f64) -> Vec<u8> {
+    larder::wire::encode_event(
+        larder::config::PayloadFormat::Cbor,
+        &larder::wire::DeviceEvent {
+            device: "washer".into(),
+            epoch: 1,
+            seq: 1,
+            ts: None,
+            slot: "detergent".into(),
+            kind: larder::wire::EventKind::Added,
+            amount,
+        },
+    )
+}
+
 /// A synchronous publisher (QoS 1) that records which messages the broker
 /// acknowledged, in order.
 pub struct Publisher {
