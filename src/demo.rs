@@ -504,7 +504,7 @@ impl Sim {
         let _ = writeln!(out, "\nsummary");
         let _ = writeln!(
             out,
-            "  sensor events published {}, level readings {}, stored observations {}",
+            "  messages sent to larder {} (sensor events, signed replies, shop acks); level readings {}; stored observations {}",
             self.published,
             t.readings,
             read.observation_count().unwrap_or(0)
