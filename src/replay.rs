@@ -104,6 +104,8 @@ pub struct Sim {
     pub prompts: u32,
     /// Sum of end-of-day on-hand units.
     pub inv_sum: f64,
+    /// Prompts caused by the size of the order (the rest by its timing).
+    pub prompts_large: u32,
     last_order_day: i64,
 }
 
@@ -126,6 +128,7 @@ impl Sim {
             units_ordered: 0.0,
             prompts: 0,
             inv_sum: 0.0,
+            prompts_large: 0,
             last_order_day: -1_000_000_000,
         }
     }
@@ -201,6 +204,9 @@ impl Sim {
         };
         if prompt {
             self.prompts += 1;
+            if mode == PromptMode::Rule && qty > AUTO_MAX_PACKS * pack {
+                self.prompts_large += 1;
+            }
         }
         self.last_order_day = t as i64;
         let at = t + self.lead;
@@ -556,6 +562,14 @@ pub fn run_policy(
         }
         Policy::Larder => run_larder(&mut sim, d, p, larder),
     }
+    if std::env::var_os("LARDER_REPLAY_DEBUG").is_some() {
+        eprintln!(
+            "PROMPTS {} {} {}",
+            policy.name(),
+            sim.prompts,
+            sim.prompts_large
+        );
+    }
     let m = n - WARMUP;
     let demand = np_sum(&d[WARMUP..]);
     SeriesResult {
@@ -664,6 +678,21 @@ fn run_larder(sim: &mut Sim, d: &[f64], p: &ItemParams, run: &LarderRun) {
             continue;
         }
         let plan = forecast::plan(&model, &state, at(t, EVENING), &ctx);
+        if std::env::var_os("LARDER_TRACE").is_some() {
+            eprintln!(
+                "t={t} d={dt:.3} oh={:.3} usable={:.3} rate={:.3} p={:.3} lots={:?} order={:?}",
+                sim.on_hand(),
+                plan.usable,
+                plan.forecast.rate_per_day,
+                plan.forecast.stockout_probability,
+                state
+                    .lots
+                    .iter()
+                    .map(|l| ((l.at - EPOCH) / DAY, (l.amount * 100.0).round() / 100.0))
+                    .collect::<Vec<_>>(),
+                plan.proposal.as_ref().map(|p| p.packages)
+            );
+        }
         if let Some(proposal) = plan.proposal {
             sim.order(
                 t,

@@ -46,6 +46,9 @@ const RESTOCK_SHARE: f64 = 0.25;
 /// within about this many days).
 pub const FAST_MEMORY_DAYS: f64 = 3.0;
 
+const RATE_MODE: u8 = 0;
+const SPARE_PACK: bool = true;
+
 /// Most lots tracked per item (older ones merge).
 pub const MAX_LOTS: usize = 6;
 
@@ -270,6 +273,8 @@ struct Outlook {
     usable: f64,
     /// On-hand stock expected to expire unused (at the mean rate).
     expected_waste: f64,
+    /// The short-memory rate (times guests; 0 while away).
+    recent_rate: f64,
     /// Days from now until the usable stock (on order excluded) runs out
     /// at the mean rate (`INFINITY` if it never does).
     runs_out_in: f64,
@@ -283,7 +288,16 @@ fn outlook(model: &ItemModel, state: &ItemState, now: i64, on_order: f64, horizo
         push_sample(&mut provisional, state.day_consumed, prior_days(model));
         demand = Demand::of(model, &provisional);
     }
-    let learned = demand.mean;
+    let fast_mean = if state.fast_weight > 0.0 {
+        state.fast_sum / state.fast_weight
+    } else {
+        demand.mean
+    };
+    let learned = match RATE_MODE {
+        1 => demand.mean.max(fast_mean),
+        2 => 0.5 * (demand.mean + fast_mean),
+        _ => demand.mean,
+    };
     let away = state.paused_since.is_some();
     let guests = guest_factor_at(state, now);
     let rate = if away { 0.0 } else { learned * guests };
@@ -315,11 +329,7 @@ fn outlook(model: &ItemModel, state: &ItemState, now: i64, on_order: f64, horizo
     let shelf = model.shelf_life_days.filter(|s| s.is_finite() && *s >= 0.0);
     let projection = project(&lots, now, rate, shelf, horizon);
 
-    let fast = if state.fast_weight > 0.0 {
-        state.fast_sum / state.fast_weight
-    } else {
-        learned
-    };
+    let fast = fast_mean;
     let se_mean = if demand.n_eff > 0.0 {
         (demand.var / demand.n_eff).sqrt()
     } else {
@@ -328,7 +338,7 @@ fn outlook(model: &ItemModel, state: &ItemState, now: i64, on_order: f64, horizo
     let drift = if away || state.data_weight <= 0.0 {
         0.0
     } else {
-        (fast - learned).abs() * guests
+        (fast - demand.mean).abs() * guests
     };
     let rate_uncertainty = (se_mean * se_mean * guests * guests + drift * drift).sqrt();
     let sd_day = demand.var.sqrt() * guests;
@@ -363,6 +373,7 @@ fn outlook(model: &ItemModel, state: &ItemState, now: i64, on_order: f64, horizo
         rate_uncertainty,
         usable: usable.unwrap_or(0.0),
         expected_waste: projection.waste,
+        recent_rate: if away { 0.0 } else { fast_mean * guests },
         runs_out_in: projection.runs_out_in,
     }
 }
@@ -530,6 +541,17 @@ pub struct Plan {
 /// (capped by the shelf life), so the household is asked about once a week.
 pub const PROMPTED_COVER_DAYS: f64 = 7.0;
 
+/// The last package of an order must be expected to be used at least
+/// this much (as a share) before it expires.
+pub const MARGINAL_PACK_USE: f64 = 0.5;
+
+/// Days of supply an order of a non-perishable item aims at (within the
+/// auto-approval limit).
+pub const NON_PERISHABLE_COVER_DAYS: f64 = 30.0;
+
+/// Service target floor for items that do not spoil.
+pub const NON_PERISHABLE_SERVICE: f64 = 0.99;
+
 /// Default review period for a policy that decides daily.
 pub const DEFAULT_REVIEW_DAYS: f64 = 1.0;
 
@@ -587,15 +609,25 @@ pub fn plan(model: &ItemModel, state: &ItemState, now: i64, ctx: &DecisionContex
     if !(rate > 0.0 && rate.is_finite() && package > 0.0 && package.is_finite()) {
         return plan;
     }
-    let service = service_level(model);
+    // Nothing spoils: over-stocking costs only shelf space, so the
+    // newsvendor ratio is close to 1.
+    let service = if model.shelf_life_days.is_some_and(f64::is_finite) {
+        service_level(model)
+    } else {
+        service_level(model).max(NON_PERISHABLE_SERVICE)
+    };
     let tolerated = 1.0 - service;
-    let below_min = ctx.min_level.is_some_and(|m| o.usable < m);
+    let shelf = model.shelf_life_days.filter(|s| s.is_finite() && *s >= 0.0);
+    // What keeps costs nothing but shelf space: one spare package.
+    let min_level = ctx
+        .min_level
+        .or_else(|| (shelf.is_none() && SPARE_PACK).then_some(package));
+    let below_min = min_level.is_some_and(|m| o.usable < m);
     let at_risk = o.forecast.stockout_probability > tolerated || below_min;
     if !at_risk {
         return plan;
     }
 
-    let shelf = model.shelf_life_days.filter(|s| s.is_finite() && *s >= 0.0);
     // Share of a fresh pack used before it expires.
     if let Some(s) = shelf {
         let share = (rate * s / package).min(1.0);
@@ -612,11 +644,6 @@ pub fn plan(model: &ItemModel, state: &ItemState, now: i64, ctx: &DecisionContex
 
     let z = inverse_normal_cdf(service);
     let lead = clean_days(model.lead_time_days);
-    let cover_quantile = |days_ahead: f64| {
-        let sd =
-            (o.sd_day * o.sd_day * days_ahead + (o.rate_uncertainty * days_ahead).powi(2)).sqrt();
-        rate * days_ahead + z * sd
-    };
     let order_up_to = (rate * horizon + z * o.sd_h).max(ctx.desired_level.unwrap_or(0.0));
     let whole = |units: f64| ((units / package - 1e-9).ceil().max(1.0)) as u32;
     let mut packages = whole(order_up_to - o.usable);
@@ -641,21 +668,26 @@ pub fn plan(model: &ItemModel, state: &ItemState, now: i64, ctx: &DecisionContex
     if below_min {
         reasons.push(format!(
             "below the minimum of {}",
-            num(ctx.min_level.unwrap_or(0.0))
+            num(min_level.unwrap_or(0.0))
         ));
     }
     let mut prompted = false;
     if let Some(auto) = ctx.auto_approve {
         let gap = clean_days(auto.min_gap_days);
         let recent = ctx.days_since_last_order.is_some_and(|d| d < gap);
-        let spaced = whole(cover_quantile(horizon + gap) - o.usable);
+        // Enough for the gap at the higher of the long-run and recent rates.
+        let spaced = whole(order_up_to + rate.max(o.recent_rate) * gap - o.usable);
         if !recent && spaced <= auto.max_packages.max(1) {
             packages = packages.max(spaced);
+            if shelf.is_none() {
+                // Nothing spoils: stock up to a month, as far as it is
+                // still approved without asking.
+                let month = whole(order_up_to + rate * NON_PERISHABLE_COVER_DAYS - o.usable);
+                packages = packages.max(month.min(auto.max_packages.max(1)));
+            }
         } else {
             prompted = true;
-            packages = packages.max(whole(
-                cover_quantile(horizon + PROMPTED_COVER_DAYS) - o.usable,
-            ));
+            packages = packages.max(whole(order_up_to + rate * PROMPTED_COVER_DAYS - o.usable));
         }
     }
     reasons.push(format!(
@@ -687,9 +719,13 @@ pub fn plan(model: &ItemModel, state: &ItemState, now: i64, ctx: &DecisionContex
     if let Some(s) = shelf {
         // New stock starts being used once the good stock already there
         // runs out (or when it arrives, if that is later).
+        // At the lower of the long-run and the recent rate: a burst of
+        // use must not fill the fridge with what will spoil.
         let wait = (o.runs_out_in - lead).max(0.0);
-        let usable_new = rate * (s - wait).max(0.0);
-        let max_packages = ((usable_new / package + 1e-9).floor().max(1.0)) as u32;
+        let usable_new = rate.min(o.recent_rate) * (s - wait).max(0.0);
+        let max_packages = ((usable_new / package + 1.0 - MARGINAL_PACK_USE)
+            .floor()
+            .max(1.0)) as u32;
         if packages > max_packages {
             packages = max_packages;
             reasons.push(format!(
@@ -995,12 +1031,18 @@ fn close_days(model: &ItemModel, state: &mut ItemState, day: i64) {
         state.day_out_of_stock = out_now;
         return;
     }
-    if state.day_out_of_stock {
-        state.censored_days = state.censored_days.saturating_add(1);
+    // Guests' share of the day is not the household's habit.
+    let guests = guest_factor_at(state, open.saturating_mul(DAY));
+    let x = state.day_consumed / guests;
+    if !state.day_out_of_stock {
+        push_sample(state, x, n0);
+    } else if x > Demand::of(model, state).mean {
+        // Ran out: demand was at least `x`. A lower bound above the
+        // estimate still teaches (the estimate must rise); one below it
+        // says nothing, so the day is censored.
+        push_sample(state, x, n0);
     } else {
-        // Guests' share of the day is not the household's habit.
-        let guests = guest_factor_at(state, open.saturating_mul(DAY));
-        push_sample(state, state.day_consumed / guests, n0);
+        state.censored_days = state.censored_days.saturating_add(1);
     }
     // Days with no observation at all: nothing was used, or, if the item
     // was out of stock throughout, nothing could be.
