@@ -46,9 +46,6 @@ const RESTOCK_SHARE: f64 = 0.25;
 /// within about this many days).
 pub const FAST_MEMORY_DAYS: f64 = 3.0;
 
-const RATE_MODE: u8 = 0;
-const SPARE_PACK: bool = true;
-
 /// Most lots tracked per item (older ones merge).
 pub const MAX_LOTS: usize = 6;
 
@@ -293,11 +290,7 @@ fn outlook(model: &ItemModel, state: &ItemState, now: i64, on_order: f64, horizo
     } else {
         demand.mean
     };
-    let learned = match RATE_MODE {
-        1 => demand.mean.max(fast_mean),
-        2 => 0.5 * (demand.mean + fast_mean),
-        _ => demand.mean,
-    };
+    let learned = demand.mean;
     let away = state.paused_since.is_some();
     let guests = guest_factor_at(state, now);
     let rate = if away { 0.0 } else { learned * guests };
@@ -559,11 +552,6 @@ pub const DEFAULT_REVIEW_DAYS: f64 = 1.0;
 /// possible delivery.
 pub const DEFAULT_SERVICE_TARGET: f64 = 0.95;
 
-/// A perishable pack is not bought while less than this share of it is
-/// expected to be used before it expires (larder suggests a smaller pack
-/// instead; see `Plan::held`).
-pub const MIN_PACK_USE: f64 = 0.0;
-
 /// Decides whether and how much to order, with the full context.
 ///
 /// Orders when the chance of running out before the next possible
@@ -619,27 +607,22 @@ pub fn plan(model: &ItemModel, state: &ItemState, now: i64, ctx: &DecisionContex
     let tolerated = 1.0 - service;
     let shelf = model.shelf_life_days.filter(|s| s.is_finite() && *s >= 0.0);
     // What keeps costs nothing but shelf space: one spare package.
-    let min_level = ctx
-        .min_level
-        .or_else(|| (shelf.is_none() && SPARE_PACK).then_some(package));
+    let min_level = ctx.min_level.or_else(|| shelf.is_none().then_some(package));
     let below_min = min_level.is_some_and(|m| o.usable < m);
-    let at_risk = o.forecast.stockout_probability > tolerated || below_min;
+    // Right after an order, another one would need the household's
+    // attention: then only when running out is more likely than not.
+    let just_ordered = ctx
+        .auto_approve
+        .zip(ctx.days_since_last_order)
+        .is_some_and(|(a, d)| d < a.min_gap_days);
+    let trigger = if just_ordered {
+        tolerated.max(0.5)
+    } else {
+        tolerated
+    };
+    let at_risk = o.forecast.stockout_probability > trigger || below_min;
     if !at_risk {
         return plan;
-    }
-
-    // Share of a fresh pack used before it expires.
-    if let Some(s) = shelf {
-        let share = (rate * s / package).min(1.0);
-        if share < MIN_PACK_USE {
-            plan.held = Some(format!(
-                "only {} of a {} pack is used within its {} shelf life: a smaller pack would do",
-                percent(share),
-                num(package),
-                days(s)
-            ));
-            return plan;
-        }
     }
 
     let z = inverse_normal_cdf(service);
