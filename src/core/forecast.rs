@@ -280,9 +280,13 @@ struct Outlook {
 /// Computes the outlook for demand over `horizon` days.
 fn outlook(model: &ItemModel, state: &ItemState, now: i64, on_order: f64, horizon: f64) -> Outlook {
     let mut demand = Demand::of(model, state);
-    if state.day_consumed > demand.mean {
+    let open_guests = state
+        .open_day
+        .map_or(1.0, |d| guest_factor_at(state, d.saturating_mul(DAY)));
+    let open_use = state.day_consumed / open_guests;
+    if open_use > demand.mean {
         let mut provisional = state.clone();
-        push_sample(&mut provisional, state.day_consumed, prior_days(model));
+        push_sample(&mut provisional, open_use, prior_days(model));
         demand = Demand::of(model, &provisional);
     }
     let fast_mean = if state.fast_weight > 0.0 {
@@ -1979,5 +1983,384 @@ mod tests {
             let got = inverse_normal_cdf(p);
             assert!((got - z).abs() < 1e-6, "p = {p}: {got} vs {z}");
         }
+    }
+
+    // ---- plan(): the full policy ----
+
+    /// A milk model deciding daily (lead 1 h, review 1 day).
+    fn daily_milk() -> ItemModel {
+        ItemModel {
+            lead_time_days: 1.0 / 24.0,
+            review_days: 1.0,
+            ..milk()
+        }
+    }
+
+    /// `days` days of steady use at `per_day`, then a reading of `level`
+    /// restocked (a fresh lot) at the end.
+    fn steady(model: &ItemModel, per_day: f64, days: i64, level: f64) -> (ItemState, i64) {
+        let mut state = ItemState::default();
+        for d in 0..days {
+            observe(
+                model,
+                &mut state,
+                &obs(T0 + d * DAY + 12 * HOUR, ObservationKind::Consumed, per_day),
+            );
+        }
+        let now = T0 + days * DAY + 20 * HOUR;
+        observe(
+            model,
+            &mut state,
+            &obs(now - HOUR, ObservationKind::Added, level),
+        );
+        (state, now)
+    }
+
+    #[test]
+    fn plan_orders_when_the_stock_will_not_last_until_the_next_delivery() {
+        let model = daily_milk();
+        let (state, now) = steady(&model, 0.3, 30, 0.2);
+        let p = plan(&model, &state, now, &DecisionContext::default());
+        assert!(p.proposal.is_some(), "{p:?}");
+        let (state, now) = steady(&model, 0.3, 30, 1.0);
+        let p = plan(&model, &state, now, &DecisionContext::default());
+        assert_eq!(p.proposal, None, "{p:?}");
+        // What is already on order counts.
+        let (state, now) = steady(&model, 0.3, 30, 0.2);
+        let ctx = DecisionContext {
+            on_order: 1.0,
+            ..DecisionContext::default()
+        };
+        assert_eq!(plan(&model, &state, now, &ctx).proposal, None);
+    }
+
+    #[test]
+    fn stock_that_expires_before_use_does_not_count() {
+        let model = daily_milk(); // shelf life 10 days
+        let (mut state, now) = steady(&model, 0.05, 30, 1.0);
+        // The lot arrived 9.5 days ago: only ~0.5 day of use is left in it.
+        state.lots[0].at = now - 9 * DAY - 12 * HOUR;
+        let p = plan(&model, &state, now, &DecisionContext::default());
+        assert!(p.usable < 0.1, "{p:?}");
+        assert!(p.expected_waste > 0.9, "{p:?}");
+        assert!(p.proposal.is_some(), "{p:?}");
+    }
+
+    #[test]
+    fn lots_follow_deliveries_fifo_and_expired_removals() {
+        let model = milk();
+        let mut state = ItemState::default();
+        observe(&model, &mut state, &obs(T0, ObservationKind::Added, 1.0));
+        observe(
+            &model,
+            &mut state,
+            &obs(T0 + DAY, ObservationKind::Added, 1.0),
+        );
+        observe(&model, &mut state, &reading(T0 + DAY + HOUR, 1.6));
+        // 0.4 used from the older lot.
+        assert_eq!(state.lots.len(), 2);
+        assert!((state.lots[0].amount - 0.6).abs() < 1e-9 && state.lots[0].at == T0);
+        // The older lot is thrown away.
+        observe(
+            &model,
+            &mut state,
+            &obs(T0 + 10 * DAY, ObservationKind::Removed, 0.6),
+        );
+        assert_eq!(state.lots.len(), 1);
+        assert_eq!(state.lots[0].at, T0 + DAY);
+    }
+
+    #[test]
+    fn a_stockout_day_that_used_more_than_the_estimate_still_teaches() {
+        let model = milk();
+        let mut state = ItemState::default();
+        for d in 0..20 {
+            // 0.1 a day, read each evening, restocked to 1 each morning.
+            observe(
+                &model,
+                &mut state,
+                &obs(T0 + d * DAY + HOUR, ObservationKind::Added, 1.0),
+            );
+            let level = state.level.unwrap();
+            observe(
+                &model,
+                &mut state,
+                &reading(T0 + d * DAY + 20 * HOUR, level - 0.1),
+            );
+        }
+        let before = forecast(&model, &state, T0 + 20 * DAY).rate_per_day;
+        // Now all of it goes in a day: the day is out of stock, but 1.0 > 0.1.
+        let level = state.level.unwrap();
+        observe(
+            &model,
+            &mut state,
+            &obs(T0 + 20 * DAY + HOUR, ObservationKind::Added, 1.0 - level),
+        );
+        observe(&model, &mut state, &reading(T0 + 20 * DAY + 20 * HOUR, 0.0));
+        observe(&model, &mut state, &reading(T0 + 21 * DAY + 20 * HOUR, 0.0));
+        let after = forecast(&model, &state, T0 + 21 * DAY + 21 * HOUR).rate_per_day;
+        assert!(after > before + 0.04, "{before} -> {after}");
+    }
+
+    #[test]
+    fn auto_approval_limits_shape_the_quantity() {
+        let model = ItemModel {
+            shelf_life_days: None,
+            ..daily_milk()
+        };
+        let auto = AutoApprove {
+            max_packages: 2,
+            min_gap_days: 3.0,
+        };
+        let ctx = DecisionContext {
+            auto_approve: Some(auto),
+            ..DecisionContext::default()
+        };
+        // 0.4 a day: one pack would last 2.5 days → two packs, no prompt.
+        let (state, now) = steady(&model, 0.4, 30, 0.1);
+        let p = plan(&model, &state, now, &ctx).proposal.unwrap();
+        assert_eq!(p.packages, 2, "{p:?}");
+        // 1.5 a day: a prompt is unavoidable → a week's worth.
+        let (state, now) = steady(&model, 1.5, 30, 0.1);
+        let p = plan(&model, &state, now, &ctx).proposal.unwrap();
+        assert!(p.packages >= 11, "{p:?}");
+        assert!(p.reasons.iter().any(|r| r.contains("when asking anyway")));
+    }
+
+    #[test]
+    fn right_after_an_order_only_a_likely_stockout_reorders() {
+        let model = daily_milk();
+        let auto = AutoApprove {
+            max_packages: 2,
+            min_gap_days: 3.0,
+        };
+        // 0.2 and 0.4 on alternate days.
+        let mut state = ItemState::default();
+        for d in 0..30 {
+            let x = if d % 2 == 0 { 0.2 } else { 0.4 };
+            observe(
+                &model,
+                &mut state,
+                &obs(T0 + d * DAY + 12 * HOUR, ObservationKind::Consumed, x),
+            );
+        }
+        let now = T0 + 30 * DAY + 20 * HOUR;
+        observe(
+            &model,
+            &mut state,
+            &obs(now - HOUR, ObservationKind::Added, 0.4),
+        );
+        let ctx = |since| DecisionContext {
+            auto_approve: Some(auto),
+            days_since_last_order: Some(since),
+            ..DecisionContext::default()
+        };
+        let p = plan(&model, &state, now, &ctx(5.0));
+        let fc = &p.forecast;
+        assert!(
+            fc.stockout_probability > 0.05 && fc.stockout_probability < 0.5,
+            "{fc:?}"
+        );
+        assert!(p.proposal.is_some());
+        assert_eq!(plan(&model, &state, now, &ctx(1.0)).proposal, None);
+    }
+
+    #[test]
+    fn the_shelf_cap_uses_the_lower_of_the_long_and_recent_rates() {
+        let model = ItemModel {
+            lead_time_days: 1.0 / 24.0,
+            review_days: 1.0,
+            shelf_life_days: Some(7.0),
+            ..milk()
+        };
+        let ctx = DecisionContext {
+            auto_approve: Some(AutoApprove {
+                max_packages: 2,
+                min_gap_days: 3.0,
+            }),
+            ..DecisionContext::default()
+        };
+        // A long habit of 1.5 a day that just dropped to 0.1 a day.
+        let mut state = ItemState::default();
+        for d in 0..40 {
+            let x = if d < 30 { 1.5 } else { 0.1 };
+            observe(
+                &model,
+                &mut state,
+                &obs(T0 + d * DAY + 12 * HOUR, ObservationKind::Consumed, x),
+            );
+        }
+        let now = T0 + 40 * DAY + 20 * HOUR;
+        observe(
+            &model,
+            &mut state,
+            &obs(now - HOUR, ObservationKind::Added, 0.0),
+        );
+        let p = plan(&model, &state, now, &ctx).proposal.unwrap();
+        // 0.1 × 7 days < 1 pack: a single pack, not a week at 1.5.
+        assert_eq!(p.packages, 1, "{p:?}");
+    }
+
+    #[test]
+    fn non_perishables_keep_a_spare_pack() {
+        let model = ItemModel {
+            shelf_life_days: None,
+            ..detergent()
+        };
+        let mut state = ItemState::default();
+        for d in 0..30 {
+            observe(
+                &model,
+                &mut state,
+                &obs(T0 + d * DAY, ObservationKind::Consumed, 0.05),
+            );
+        }
+        let now = T0 + 30 * DAY + HOUR;
+        // 1.9 left lasts 38 days, but it is less than one spare pack (2).
+        observe(&model, &mut state, &obs(now, ObservationKind::Added, 1.9));
+        let p = plan(&model, &state, now, &DecisionContext::default());
+        assert!(p.proposal.is_some(), "{p:?}");
+        assert!(
+            p.proposal
+                .unwrap()
+                .reasons
+                .iter()
+                .any(|r| r.contains("minimum"))
+        );
+    }
+
+    #[test]
+    fn away_days_teach_nothing_and_hold_orders() {
+        let model = daily_milk();
+        let (mut state, now) = steady(&model, 0.3, 30, 0.1);
+        let rate = forecast(&model, &state, now).rate_per_day;
+        pause(&model, &mut state, now);
+        let p = plan(&model, &state, now + DAY, &DecisionContext::default());
+        assert_eq!(p.proposal, None);
+        assert!(p.held.unwrap().contains("away"));
+        // Twenty silent days away: no zero-demand samples.
+        let back = now + 20 * DAY;
+        resume(&model, &mut state, back);
+        assert!(state.paused_days >= 19, "{state:?}");
+        let f = forecast(&model, &state, back);
+        assert!((f.rate_per_day - rate).abs() < 1e-9, "{rate} vs {f:?}");
+        // The stock was not run down while away; now it is needed again.
+        assert_eq!(f.level, Some(0.1));
+        assert!(
+            plan(&model, &state, back, &DecisionContext::default())
+                .proposal
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn guests_raise_the_forecast_but_not_the_learned_habit() {
+        let model = daily_milk();
+        let (mut state, now) = steady(&model, 0.3, 30, 5.0);
+        declare_guests(&mut state, 2.0, now + 3 * DAY);
+        let o = outlook(&model, &state, now, 0.0, 1.0);
+        assert!((o.rate - 0.6).abs() < 1e-9, "{o:?}");
+        // A guest day using 0.6 is learned as 0.3.
+        for d in 0..2 {
+            let t = now + d * DAY + 2 * HOUR;
+            observe(&model, &mut state, &obs(t, ObservationKind::Consumed, 0.6));
+        }
+        let f = forecast(&model, &state, now + 2 * DAY + 3 * HOUR);
+        assert!((f.rate_per_day - 0.3).abs() < 0.02, "{f:?}");
+    }
+
+    #[test]
+    fn denials_snooze_longer_each_time_and_edits_scale_quantities() {
+        let model = ItemModel {
+            shelf_life_days: None,
+            ..daily_milk()
+        };
+        let (mut state, now) = steady(&model, 0.5, 30, 0.0);
+        let ctx = DecisionContext::default();
+        let base = plan(&model, &state, now, &ctx).proposal.unwrap().packages;
+        learn(&mut state, Feedback::Denied, now);
+        assert_eq!(state.snoozed_until, now + DAY);
+        assert!(
+            plan(&model, &state, now + HOUR, &ctx)
+                .held
+                .unwrap()
+                .contains("snoozed")
+        );
+        learn(&mut state, Feedback::Denied, now);
+        assert_eq!(state.snoozed_until, now + 2 * DAY);
+        for _ in 0..10 {
+            learn(&mut state, Feedback::Denied, now);
+        }
+        assert_eq!(state.snoozed_until, now + MAX_DENIAL_SNOOZE_DAYS * DAY);
+        learn(&mut state, Feedback::Snoozed { until: now + 5 }, now);
+        learn(&mut state, Feedback::Approved, now);
+        assert_eq!(state.denials, 0);
+        // The household keeps doubling the quantity.
+        for _ in 0..6 {
+            learn(
+                &mut state,
+                Feedback::Edited {
+                    proposed: 2,
+                    chosen: 4,
+                },
+                now,
+            );
+        }
+        let more = plan(&model, &state, now + 10, &ctx).proposal.unwrap();
+        assert_eq!(
+            more.packages,
+            (f64::from(base) * 2.0).round() as u32,
+            "{more:?}"
+        );
+        assert!(more.reasons.iter().any(|r| r.contains("usually changes")));
+    }
+
+    #[test]
+    fn top_up_adds_same_vendor_items_that_would_trigger_soon() {
+        let model = ItemModel {
+            shelf_life_days: None,
+            ..daily_milk()
+        };
+        let (low, now) = steady(&model, 0.5, 30, 0.1); // triggers now
+        let (soon, _) = steady(&model, 0.5, 30, 1.5); // in ~2 days
+        let (full, _) = steady(&model, 0.5, 30, 9.0); // not for weeks
+        let ctx = DecisionContext::default();
+        let item = |state, vendor| BasketItem {
+            model: &model,
+            state,
+            ctx: &ctx,
+            vendor,
+        };
+        let basket = [
+            item(&low, "shop"),
+            item(&soon, "shop"),
+            item(&full, "shop"),
+            item(&soon, "other"),
+        ];
+        let got: Vec<usize> = top_up(&basket, now, 3.0).iter().map(|(i, _)| *i).collect();
+        assert_eq!(got, vec![0, 1]);
+        // Nothing triggers: nothing is topped up.
+        let quiet = [item(&soon, "shop"), item(&full, "shop")];
+        assert!(top_up(&quiet, now, 3.0).is_empty());
+    }
+
+    #[test]
+    fn state_with_lots_and_learning_round_trips_through_json() {
+        let model = daily_milk();
+        let (mut state, now) = steady(&model, 0.3, 10, 1.0);
+        learn(
+            &mut state,
+            Feedback::Edited {
+                proposed: 2,
+                chosen: 1,
+            },
+            now,
+        );
+        pause(&model, &mut state, now);
+        let back: ItemState =
+            serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+        assert_eq!(back.lots.len(), state.lots.len());
+        assert_eq!(back.paused_since, state.paused_since);
+        assert!((back.quantity_bias - state.quantity_bias).abs() < 1e-12);
     }
 }
