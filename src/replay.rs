@@ -472,15 +472,16 @@ impl Rng {
 }
 
 /// Options of a larder run inside the replay harness.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LarderRun {
     /// How the sensor sees the item.
     pub sensor: Sensor,
     /// Seed for the sensor noise.
     pub seed: u64,
-    /// Days (indices) on which the household is away: consumption is zero
-    /// and larder is told the household is paused.
-    pub away: Option<(usize, usize)>,
+    /// Day ranges `[from, to)` on which the household is away: larder is
+    /// told (paused at `from`, resumed at `to`); the demand series should
+    /// be zero there.
+    pub away: Vec<(usize, usize)>,
 }
 
 impl Default for LarderRun {
@@ -488,7 +489,7 @@ impl Default for LarderRun {
         LarderRun {
             sensor: Sensor::LoadCell { noise_sd: 0.0 },
             seed: 0,
-            away: None,
+            away: Vec::new(),
         }
     }
 }
@@ -623,12 +624,12 @@ fn run_larder(sim: &mut Sim, d: &[f64], p: &ItemParams, run: &LarderRun) {
         min_gap_days: AUTO_MIN_GAP as f64,
     };
     for (t, &dt) in d.iter().enumerate().skip(WARMUP) {
-        let away = run.away.is_some_and(|(a, b)| (a..b).contains(&t));
-        if let Some((a, _)) = run.away.filter(|&(a, _)| a == t) {
-            forecast::pause(&model, &mut state, at(a, 0));
+        let away = run.away.iter().any(|&(a, b)| (a..b).contains(&t));
+        if run.away.iter().any(|&(_, b)| b == t) {
+            forecast::resume(&model, &mut state, at(t, 0));
         }
-        if let Some((_, b)) = run.away.filter(|&(_, b)| b == t) {
-            forecast::resume(&model, &mut state, at(b, 0));
+        if run.away.iter().any(|&(a, _)| a == t) {
+            forecast::pause(&model, &mut state, at(t, 0));
         }
         let out = sim.step(t, if away { 0.0 } else { dt });
         if out.received > 0.0 {
@@ -1156,11 +1157,13 @@ mod tests {
         let d = vec![0.3; 300];
         let p = item_params("milk");
         let away = LarderRun {
-            away: Some((150, 200)),
+            away: vec![(150, 200)],
             ..LarderRun::default()
         };
         let home = run_policy(Policy::Larder, &d, &p, 0.3, &LarderRun::default());
-        let r = run_policy(Policy::Larder, &d, &p, 0.3, &away);
+        let mut d_away = d.clone();
+        d_away[150..200].fill(0.0);
+        let r = run_policy(Policy::Larder, &d_away, &p, 0.3, &away);
         assert!(
             r.orders + 8 < home.orders,
             "{} vs {}",
