@@ -563,14 +563,6 @@ pub fn run_policy(
         }
         Policy::Larder => run_larder(&mut sim, d, p, larder),
     }
-    if std::env::var_os("LARDER_REPLAY_DEBUG").is_some() {
-        eprintln!(
-            "PROMPTS {} {} {}",
-            policy.name(),
-            sim.prompts,
-            sim.prompts_large
-        );
-    }
     let m = n - WARMUP;
     let demand = np_sum(&d[WARMUP..]);
     SeriesResult {
