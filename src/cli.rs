@@ -62,6 +62,38 @@ pub enum Command {
     Approve(Reply),
     /// Deny a pending intent (sign and publish the reply).
     Deny(Reply),
+    /// Replay purchase histories (`household_id,item,date,qty`) through
+    /// larder's reorder policy and the peer baselines; writes
+    /// `PREFIX_per_series.csv` and `PREFIX_summary.csv`.
+    Replay {
+        /// The events CSV.
+        events: PathBuf,
+        /// Output prefix.
+        #[arg(long, default_value = "replay")]
+        out: String,
+        /// Policies to run (comma-separated): larder, sba, ses, minstock, subscription.
+        #[arg(
+            long,
+            default_value = "larder,sba,minstock,subscription",
+            value_delimiter = ','
+        )]
+        policies: Vec<String>,
+        /// At most this many series per item (0 = all).
+        #[arg(long, default_value_t = 0)]
+        max_series: usize,
+    },
+    /// Run seeded synthetic households for a year through every policy.
+    Simulate {
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Households per profile.
+        #[arg(long, default_value_t = 20)]
+        households: usize,
+        /// Simulated days.
+        #[arg(long, default_value_t = 365)]
+        days: usize,
+    },
 }
 
 /// Configuration subcommands.
@@ -116,11 +148,33 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli.config)?;
             runtime()?.block_on(send_reply(&config, &reply, approval::Verdict::Approve))
         }
+        Command::Replay {
+            events,
+            out,
+            policies,
+            max_series,
+        } => crate::replay::run(&events, &out, &parse_policies(&policies)?, max_series),
+        Command::Simulate {
+            seed,
+            households,
+            days,
+        } => crate::simulate::run(seed, households, days),
         Command::Deny(reply) => {
             let config = load_config(&cli.config)?;
             runtime()?.block_on(send_reply(&config, &reply, approval::Verdict::Deny))
         }
     }
+}
+
+fn parse_policies(names: &[String]) -> anyhow::Result<Vec<crate::replay::Policy>> {
+    names
+        .iter()
+        .map(|n| {
+            crate::replay::Policy::parse(n.trim()).with_context(|| {
+                format!("unknown policy {n:?} (larder, sba, ses, minstock, subscription)")
+            })
+        })
+        .collect()
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -15,6 +15,8 @@ pub mod intent;
 pub mod keys;
 pub mod mqtt;
 pub mod notify;
+pub mod replay;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;
 pub mod wire;
