@@ -152,6 +152,7 @@ impl Sim {
             .subscribe(config.upstream.topic.clone(), QoS::AtLeastOnce)
             .await?;
         let reader = Store::open_readonly(running.database())?;
+        let start = clock.now();
         Ok(Sim {
             config: config.clone(),
             running,
@@ -161,7 +162,7 @@ impl Sim {
             incoming,
             alex,
             hub_public,
-            house: Household::new(seed),
+            house: Household::new(seed, start),
             published: 0,
             received: 0,
             seen: BTreeMap::new(),
@@ -372,7 +373,7 @@ impl Sim {
             .partition(|d| d.3 <= now);
         self.deliveries = later;
         for (id, item, quantity, _) in due {
-            self.house.restock(&item, quantity);
+            self.house.restock(&item, quantity, now);
             let n = self.number(&id);
             let unit = self.config.item(&item).map_or("", |i| i.unit.as_str());
             line(
@@ -523,10 +524,16 @@ impl Sim {
         for item in &self.config.items {
             let _ = writeln!(
                 out,
-                "  {:<10} orders {:>2}   hours out of stock {:>3}",
+                "  {:<10} orders {:>2}   hours out of stock {:>3}   thrown away {:>7.1} {}",
                 item.id,
                 t.orders.get(&item.id).copied().unwrap_or(0),
-                t.out_of_stock_hours.get(&item.id).copied().unwrap_or(0)
+                t.out_of_stock_hours.get(&item.id).copied().unwrap_or(0),
+                self.house
+                    .wasted
+                    .get(item.id.as_str())
+                    .copied()
+                    .unwrap_or(0.0),
+                item.unit
             );
         }
         out
@@ -548,21 +555,36 @@ fn short_time(t: i64) -> String {
 /// The household: real stock, habits, and the sensors that watch them.
 struct Household {
     rng: Rng,
-    stock: BTreeMap<&'static str, f64>,
+    /// Per item, lots of (amount, expires at) oldest first.
+    stock: BTreeMap<&'static str, Vec<(f64, i64)>>,
+    /// Per item, amount thrown away because it expired.
+    wasted: BTreeMap<&'static str, f64>,
     seq: BTreeMap<&'static str, u64>,
 }
 
+/// Items the household keeps, with their shelf life in days (`None`: keeps).
+const ITEMS: [(&str, Option<i64>); 4] = [
+    ("milk", Some(7)),
+    ("eggs", Some(28)),
+    ("cold_cuts", Some(6)),
+    ("detergent", None),
+];
+
 impl Household {
-    fn new(seed: u64) -> Household {
-        let stock = BTreeMap::from([
-            ("milk", 1.5),
-            ("eggs", 8.0),
-            ("cold_cuts", 150.0),
-            ("detergent", 1500.0),
-        ]);
+    fn new(seed: u64, start: i64) -> Household {
+        let initial = [1.5, 8.0, 150.0, 1500.0];
+        let stock = ITEMS
+            .iter()
+            .zip(initial)
+            .map(|((item, shelf), amount)| {
+                let expires = shelf.map_or(i64::MAX, |d| start + d * DAY / 2);
+                (*item, vec![(amount, expires)])
+            })
+            .collect();
         Household {
             rng: Rng::new(seed),
             stock,
+            wasted: BTreeMap::new(),
             seq: BTreeMap::new(),
         }
     }
@@ -588,22 +610,47 @@ impl Household {
         }
     }
 
-    fn consume(&mut self, item: &'static str, amount: f64) -> f64 {
-        let have = self.stock.entry(item).or_insert(0.0);
-        let used = amount.min(*have).max(0.0);
-        *have -= used;
-        used
+    fn total(&self, item: &str) -> f64 {
+        self.stock
+            .get(item)
+            .map_or(0.0, |lots| lots.iter().map(|l| l.0).sum())
     }
 
-    fn restock(&mut self, item: &str, quantity: f64) {
-        if let Some(have) = self
-            .stock
-            .iter_mut()
-            .find(|(k, _)| **k == item)
-            .map(|(_, v)| v)
-        {
-            *have += quantity;
+    /// Uses up to `amount`, oldest lot first; returns what was used.
+    fn consume(&mut self, item: &'static str, amount: f64) -> f64 {
+        let mut left = amount.max(0.0);
+        let lots = self.stock.entry(item).or_default();
+        for lot in lots.iter_mut() {
+            let take = left.min(lot.0);
+            lot.0 -= take;
+            left -= take;
         }
+        lots.retain(|l| l.0 > 1e-9);
+        amount.max(0.0) - left
+    }
+
+    fn restock(&mut self, item: &str, quantity: f64, now: i64) {
+        if let Some((name, shelf)) = ITEMS.iter().find(|(name, _)| *name == item) {
+            let expires = shelf.map_or(i64::MAX, |d| now + d * DAY);
+            self.stock
+                .entry(name)
+                .or_default()
+                .push((quantity, expires));
+        }
+    }
+
+    /// Throws away what expired; returns (item, amount) per item.
+    fn discard_expired(&mut self, now: i64) -> Vec<(&'static str, f64)> {
+        let mut thrown = Vec::new();
+        for (item, lots) in &mut self.stock {
+            let gone: f64 = lots.iter().filter(|l| l.1 <= now).map(|l| l.0).sum();
+            lots.retain(|l| l.1 > now);
+            if gone > 1e-9 {
+                *self.wasted.entry(item).or_default() += gone;
+                thrown.push((*item, gone));
+            }
+        }
+        thrown
     }
 
     fn out_of_stock(&self) -> Vec<(String, bool)> {
@@ -613,9 +660,9 @@ impl Household {
             "cold_cuts" => 20.0,
             _ => 60.0,
         };
-        self.stock
+        ITEMS
             .iter()
-            .map(|(k, v)| (k.to_string(), *v < smallest(k)))
+            .map(|(k, _)| (k.to_string(), self.total(k) < smallest(k)))
             .collect()
     }
 
@@ -626,6 +673,13 @@ impl Household {
         let weekday = (now.div_euclid(DAY) + 3).rem_euclid(7); // 0 = Mon
         let weekend = weekday >= 5;
         let mut events = Vec::new();
+        // Spoiled food goes in the bin; the household says so in the app.
+        for (item, amount) in self.discard_expired(now) {
+            if item != "detergent" {
+                let e = self.event("fridge", item, EventKind::Removed, amount, now);
+                events.push((PayloadFormat::Json, e));
+            }
+        }
         match hour {
             7 => {
                 let milk = self.rng.normal(0.2, 0.05).max(0.05);
@@ -666,7 +720,7 @@ impl Household {
         }
         if hour % 2 == 0 {
             for (slot, noise) in [("milk", 0.01), ("eggs", 0.05), ("cold_cuts", 2.0)] {
-                let level = (self.stock[slot] + self.rng.normal(0.0, noise)).max(0.0);
+                let level = (self.total(slot) + self.rng.normal(0.0, noise)).max(0.0);
                 let e = self.event("fridge", slot, EventKind::Level, level, now);
                 events.push((PayloadFormat::Json, e));
             }

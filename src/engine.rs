@@ -321,6 +321,21 @@ impl Engine {
         tx.save_item_state(&item.id, &state, now)
     }
 
+    /// Folds the household's answer into the item's learned state.
+    fn learn(
+        &self,
+        tx: &Tx<'_>,
+        item: &str,
+        feedback: forecast::Feedback,
+        now: i64,
+    ) -> store::Result<()> {
+        let Some(mut state) = tx.read().item_state(item)? else {
+            return Ok(());
+        };
+        forecast::learn(&mut state, feedback, now);
+        tx.save_item_state(item, &state, now)
+    }
+
     fn apply_reply(
         &self,
         tx: &Tx<'_>,
@@ -402,6 +417,7 @@ impl Engine {
                     now,
                 )?;
                 self.clear_request(tx, &intent.id, now)?;
+                self.learn(tx, &intent.item, forecast::Feedback::Denied, now)?;
             }
             approval::Verdict::Approve => {
                 let approvals: Vec<ApprovalRow> = tx
@@ -425,6 +441,7 @@ impl Engine {
                     )?;
                     self.enqueue_intent(tx, &intent, Evidence::Members(digests), now)?;
                     self.clear_request(tx, &intent.id, now)?;
+                    self.learn(tx, &intent.item, forecast::Feedback::Approved, now)?;
                 }
             }
         }
@@ -561,6 +578,13 @@ impl Engine {
             {
                 tracing::info!(intent = %intent.id, item = %intent.item, "approval request expired unanswered");
                 self.clear_request(tx, &intent.id, now)?;
+                // Unanswered is "not now": ask again after a day.
+                self.learn(
+                    tx,
+                    &intent.item,
+                    forecast::Feedback::Snoozed { until: now + DAY },
+                    now,
+                )?;
             }
         }
         Ok(())
@@ -580,8 +604,35 @@ impl Engine {
         let Some(state) = read.item_state(&item.id)? else {
             return Ok(());
         };
-        let fc = forecast::forecast(&item.model, &state, now);
-        let Some(proposal) = forecast::propose(&item.model, &fc) else {
+        let days_since_last_order = read
+            .last_order_at(&item.id)?
+            .map(|t| (now - t) as f64 / DAY as f64);
+        // At most one open intent per item, so nothing is on order here;
+        // but a delivery the shelf sensor has not seen yet is stock in hand.
+        let unseen_delivery = match item.model.measure {
+            Measure::Level => read
+                .last_delivery(&item.id)?
+                .filter(|(at, _)| *at >= state.level_at)
+                .map_or(0.0, |(_, quantity)| quantity),
+            Measure::Consumption => 0.0,
+        };
+        let plan = forecast::plan(
+            &item.model,
+            &state,
+            now,
+            &forecast::DecisionContext {
+                on_order: unseen_delivery,
+                days_since_last_order,
+                auto_approve: self.auto_approve_for(item),
+                min_level: None,
+                desired_level: None,
+            },
+        );
+        let fc = plan.forecast;
+        let Some(proposal) = plan.proposal else {
+            if let Some(held) = plan.held {
+                tracing::debug!(item = %item.id, %held, "no proposal");
+            }
             return Ok(());
         };
         let cost = item.price * f64::from(proposal.packages);
@@ -675,6 +726,30 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// What the rules would auto-approve for this item, in packages, so
+    /// the forecaster can size orders to avoid a prompt.
+    fn auto_approve_for(&self, item: &Item) -> Option<forecast::AutoApprove> {
+        let rules = &self.config.rules;
+        let allowed = rules
+            .categories
+            .get(&item.category)
+            .copied()
+            .unwrap_or(rules.default_policy)
+            == rules::CategoryPolicy::Allow;
+        let package_ceiling = item.price * (1.0 + self.config.upstream.price_tolerance);
+        if !allowed || rules.auto_approve_up_to <= 0.0 || package_ceiling <= 0.0 {
+            return None;
+        }
+        let max_packages = (rules.auto_approve_up_to / package_ceiling + 1e-9).floor();
+        let min_gap_days = rules.max_orders_per_item.map_or(0.0, |cap| {
+            f64::from(cap.period_days) / f64::from(cap.count.max(1))
+        });
+        (max_packages >= 1.0).then(|| forecast::AutoApprove {
+            max_packages: max_packages.min(f64::from(u32::MAX)) as u32,
+            min_gap_days,
+        })
     }
 
     fn approval_request(

@@ -675,6 +675,31 @@ impl<'a> Reader<'a> {
             .map_err(self.err())
     }
 
+    /// The item's most recent delivery: (when, quantity).
+    pub fn last_delivery(&self, item: &str) -> Result<Option<(i64, f64)>> {
+        self.conn
+            .query_row(
+                "SELECT updated_at, quantity FROM intents WHERE item = ?1 AND state = 'delivered' \
+                 ORDER BY updated_at DESC LIMIT 1",
+                [item],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// When the item was last ordered (an intent that got approved).
+    pub fn last_order_at(&self, item: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT MAX(created_at) FROM intents WHERE item = ?1 \
+                 AND state IN ('approved', 'sent', 'accepted', 'delivered')",
+                [item],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
     /// Sum of price ceilings of intents approved since `since` (committed
     /// spending for the budget).
     pub fn spent_since(&self, since: i64) -> Result<f64> {
