@@ -323,3 +323,68 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
         .await
         .expect("drop");
 }
+
+/// `larder deny`: the signed denial closes the intent and nothing goes
+/// upstream; the request is withdrawn.
+#[test]
+fn a_signed_denial_closes_the_intent_without_an_order() {
+    let broker = Broker::start();
+    let dir = TempDir::new("deny");
+    let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
+    let setup = Setup {
+        members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
+        ..Setup::default()
+    };
+    let config = write_config(&dir, &broker, &setup);
+    let upstream = "larder/testhub/upstream/intents".to_string();
+    let watcher = Watcher::start(
+        broker.port,
+        &[upstream.clone(), "larder/testhub/approvals/+".into()],
+    );
+    let _daemon = Daemon::start(&config);
+    wait_for_db(&dir);
+    wait_online(broker.port, "testhub");
+    mosquitto_pub(
+        broker.port,
+        "larder/testhub/devices/washer/events",
+        &detergent_added(100.0),
+    );
+    wait_until(Duration::from_secs(20), "an approval request", || {
+        !watcher.under("larder/testhub/approvals/").is_empty()
+    });
+    let request: approval::ApprovalRequest =
+        serde_json::from_slice(&watcher.under("larder/testhub/approvals/")[0].payload)
+            .expect("request json");
+    let out = Command::new(LARDER)
+        .arg("--config")
+        .arg(&config)
+        .args(["deny", &request.intent, "--key"])
+        .arg(dir.join("alex.key"))
+        .output()
+        .expect("larder deny");
+    assert!(
+        out.status.success(),
+        "deny failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = open_db(&dir);
+    wait_until(Duration::from_secs(20), "the intent denied", || {
+        db.read()
+            .intent(&request.intent)
+            .ok()
+            .flatten()
+            .is_some_and(|i| i.state == IntentState::Denied)
+    });
+    wait_until(Duration::from_secs(10), "the request to be cleared", || {
+        watcher
+            .on(&format!("larder/testhub/approvals/{}", request.intent))
+            .iter()
+            .any(|s| s.payload.is_empty())
+    });
+    assert!(
+        watcher.on(&upstream).is_empty(),
+        "a denial sends nothing upstream"
+    );
+    let row = db.read().intent(&request.intent).expect("q").expect("row");
+    assert_eq!(row.decided_by.as_deref(), Some("member:alex"));
+}
