@@ -5,6 +5,7 @@
 use crate::approval::{self, ApprovalRequest, ReplyClaims};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config};
+use crate::control::{self, Command as Command_};
 use crate::engine::Topics;
 use crate::keys::{self, SigningKey};
 use crate::mqtt;
@@ -60,6 +61,33 @@ pub enum Command {
     },
     /// Approve a pending intent (sign and publish the reply).
     Approve(Reply),
+    /// The household is away: stop learning and ordering (signed by a member).
+    Pause {
+        /// Resume automatically after this long (e.g. `3d`, `12h`, `2w`).
+        #[arg(long = "for")]
+        duration: Option<String>,
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+    },
+    /// The household is back (signed by a member).
+    Resume {
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+    },
+    /// Declare guests: expect FACTOR times the usual use for a while.
+    Guests {
+        /// Consumption multiplier, e.g. 1.5 for half as many people again.
+        #[arg(long)]
+        factor: f64,
+        /// How long they stay (e.g. `3d`).
+        #[arg(long = "for")]
+        duration: String,
+        /// Who signs.
+        #[command(flatten)]
+        signer: Signer,
+    },
     /// Deny a pending intent (sign and publish the reply).
     Deny(Reply),
     /// Replay purchase histories (`household_id,item,date,qty`) through
@@ -111,15 +139,45 @@ pub enum ConfigAction {
 pub struct Reply {
     /// Intent id (from the approval request or `larder status`).
     pub intent: String,
+    /// Who signs.
+    #[command(flatten)]
+    pub signer: Signer,
+}
+
+/// The member who signs a reply or a control message.
+#[derive(Debug, clap::Args)]
+pub struct Signer {
     /// The member's private key (from `larder keygen`).
     #[arg(long)]
     pub key: PathBuf,
     /// Member name (default: the member whose public key matches `--key`).
     #[arg(long)]
     pub member: Option<String>,
-    /// Seconds to wait for the request and the broker.
+    /// Seconds to wait for the broker.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
+}
+
+impl Signer {
+    /// Loads the key and works out the member name.
+    fn load(&self, config: &Config) -> anyhow::Result<(SigningKey, String)> {
+        let key = SigningKey::load(&self.key)?;
+        let member = match &self.member {
+            Some(name) => name.clone(),
+            None => config
+                .members
+                .iter()
+                .find(|m| m.public_key == key.public_key())
+                .map(|m| m.name.clone())
+                .with_context(|| {
+                    format!(
+                        "no member in the configuration has the public key of {}; pass --member",
+                        self.key.display()
+                    )
+                })?,
+        };
+        Ok((key, member))
+    }
 }
 
 /// A configuration problem (exit status 78).
@@ -159,6 +217,33 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             households,
             days,
         } => crate::simulate::run(seed, households, days),
+        Command::Pause { duration, signer } => {
+            let config = load_config(&cli.config)?;
+            let now = SystemClock.now();
+            let until = duration
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?
+                .map(|secs| now + secs);
+            runtime()?.block_on(send_control(&config, &signer, Command_::Pause { until }))
+        }
+        Command::Resume { signer } => {
+            let config = load_config(&cli.config)?;
+            runtime()?.block_on(send_control(&config, &signer, Command_::Resume))
+        }
+        Command::Guests {
+            factor,
+            duration,
+            signer,
+        } => {
+            let config = load_config(&cli.config)?;
+            let until = SystemClock.now() + parse_duration(&duration)?;
+            runtime()?.block_on(send_control(
+                &config,
+                &signer,
+                Command_::Guests { factor, until },
+            ))
+        }
         Command::Deny(reply) => {
             let config = load_config(&cli.config)?;
             runtime()?.block_on(send_reply(&config, &reply, approval::Verdict::Deny))
@@ -254,24 +339,9 @@ async fn send_reply(
     reply: &Reply,
     verdict: approval::Verdict,
 ) -> anyhow::Result<()> {
-    let key = SigningKey::load(&reply.key)?;
-    let member = match &reply.member {
-        Some(name) => name.clone(),
-        None => config
-            .members
-            .iter()
-            .find(|m| m.public_key == key.public_key())
-            .map(|m| m.name.clone())
-            .with_context(|| {
-                format!(
-                    "no member in {} has the public key of {}; pass --member",
-                    "the configuration",
-                    reply.key.display()
-                )
-            })?,
-    };
+    let (key, member) = reply.signer.load(config)?;
     let topics = Topics::new(config);
-    let timeout = Duration::from_secs(reply.timeout);
+    let timeout = Duration::from_secs(reply.signer.timeout);
     let client_id = format!("larder-cli-{}", keys::to_hex(&keys::random_bytes::<6>()));
     let opts = mqtt::options(&config.mqtt, &client_id, false, None)?;
     let request_topic = topics.approval_request(&reply.intent);
@@ -340,6 +410,66 @@ async fn send_reply(
     Ok(())
 }
 
+/// Parses `30m`, `12h`, `3d`, `2w` into seconds.
+pub fn parse_duration(text: &str) -> anyhow::Result<i64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let per = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => bail!("duration {text:?} needs a unit: m, h, d or w (e.g. 3d)"),
+    };
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n > 0 && *n <= 3650)
+        .with_context(|| {
+            format!("duration {text:?} must be a whole number from 1 to 3650 and a unit")
+        })?;
+    Ok(n * per)
+}
+
+/// `larder pause|resume|guests`: sign a control message and publish it.
+async fn send_control(config: &Config, signer: &Signer, command: Command_) -> anyhow::Result<()> {
+    let (key, member) = signer.load(config)?;
+    if let Command_::Guests { factor, .. } = command {
+        if !(1.0..=20.0).contains(&factor) {
+            bail!("--factor must be between 1 and 20, got {factor}");
+        }
+    }
+    let topics = Topics::new(config);
+    let envelope = control::sign_control(
+        &key,
+        &control::ControlClaims {
+            hub: config.hub.id.clone(),
+            member: member.clone(),
+            command,
+            issued_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+        },
+    );
+    let client_id = format!("larder-cli-{}", keys::to_hex(&keys::random_bytes::<6>()));
+    let opts = mqtt::options(&config.mqtt, &client_id, false, None)?;
+    mqtt::publish_once(
+        opts,
+        &topics.control,
+        envelope,
+        false,
+        Duration::from_secs(signer.timeout),
+    )
+    .await
+    .map_err(anyhow::Error::msg)
+    .with_context(|| format!("publishing on {}", topics.control))?;
+    println!(
+        "{member}'s signed {command:?} published on {}",
+        topics.control
+    );
+    Ok(())
+}
+
 /// `larder status`: read-only view of the database.
 fn status(config: &Config) -> anyhow::Result<()> {
     let path = config.hub.database_path();
@@ -384,6 +514,22 @@ pub fn render_status(config: &Config, store: &Store, now: i64) -> anyhow::Result
             "{:<20} {:>10} {:>16} {:>10}  {open}",
             item.id, level, rate, days
         )?;
+    }
+    let presence = read.presence()?;
+    if let Some(since) = presence.paused_since {
+        writeln!(
+            out,
+            "\nhousehold away since {}{}: nothing is ordered",
+            format_time(since),
+            presence
+                .paused_until
+                .map_or(String::new(), |u| format!(" (until {})", format_time(u)))
+        )?;
+    }
+    if let (Some(factor), Some(until)) = (presence.guests_factor, presence.guests_until) {
+        if until > now {
+            writeln!(out, "guests: ×{factor} until {}", format_time(until))?;
+        }
     }
     let pending = read.intents_in_state(IntentState::AwaitingApproval)?;
     if !pending.is_empty() {

@@ -6,6 +6,7 @@
 
 use crate::approval::{self, ApprovalRequest, ReplyClaims};
 use crate::config::{Config, Device, Item};
+use crate::control;
 use crate::core::forecast::{self, Measure};
 use crate::core::rules::{self, Verdict};
 use crate::core::{DAY, Observation, ObservationKind};
@@ -31,6 +32,8 @@ const MAX_EVENT_AGE_SECS: i64 = 30 * DAY;
 pub struct Topics {
     /// Retained `online`/`offline`.
     pub status: String,
+    /// Signed household control messages (pause, resume, guests).
+    pub control: String,
     /// Prefix of approval requests: `<prefix><intent>`.
     pub approvals_prefix: String,
     /// Subscription filter for member replies.
@@ -47,6 +50,7 @@ impl Topics {
         let hub = &config.hub.id;
         Topics {
             status: format!("larder/{hub}/status"),
+            control: format!("larder/{hub}/control"),
             approvals_prefix: format!("larder/{hub}/approvals/"),
             replies_filter: format!("larder/{hub}/approvals/+/reply"),
             upstream: config.upstream.topic.clone(),
@@ -161,6 +165,7 @@ impl Engine {
             .map(|d| d.topic.clone())
             .collect();
         topics.push(self.topics.replies_filter.clone());
+        topics.push(self.topics.control.clone());
         topics.push(self.topics.upstream_acks.clone());
         topics
     }
@@ -184,6 +189,13 @@ impl Engine {
                     }
                 }
                 Ok(Handled::Duplicate) => outcome.duplicates += 1,
+                Ok(Handled::AllItems) => {
+                    for item in &self.config.items {
+                        if !outcome.touched.contains(&item.id) {
+                            outcome.touched.push(item.id.clone());
+                        }
+                    }
+                }
                 Ok(Handled::Done) => {}
                 Err(refusal) => {
                     tracing::warn!(topic = msg.topic, bytes = msg.payload.len(), reason = %refusal.reason, "refused inbound message");
@@ -227,6 +239,9 @@ impl Engine {
         }
         if msg.topic == self.topics.upstream_acks {
             return self.apply_ack(tx, msg, now);
+        }
+        if msg.topic == self.topics.control {
+            return self.apply_control(tx, msg, now);
         }
         Ok(Err(Refusal::new(
             "refused_topic",
@@ -319,6 +334,83 @@ impl Engine {
         let mut state = tx.read().item_state(&item.id)?.unwrap_or_default();
         forecast::observe(&item.model, &mut state, obs);
         tx.save_item_state(&item.id, &state, now)
+    }
+
+    /// A member's signed pause / resume / guests message.
+    fn apply_control(
+        &self,
+        tx: &Tx<'_>,
+        msg: &Inbound<'_>,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        let refuse = |reason: String| Ok(Err(Refusal::new("refused_controls", reason)));
+        if msg.retain {
+            return refuse(
+                "retained control messages are refused (a command must be fresh)".into(),
+            );
+        }
+        let claims = match control::open_control(msg.payload, &self.config.hub.id, |kid| {
+            self.config
+                .member(kid)
+                .map(|m| (m.public_key, m.may_approve))
+        }) {
+            Ok(claims) => claims,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let read = tx.read();
+        if let Some(last) = read.member_control_iat(&claims.member)? {
+            if claims.issued_at <= last {
+                return refuse(format!(
+                    "replayed or out-of-order control message from {} (signed at {}, last accepted {last})",
+                    claims.member, claims.issued_at
+                ));
+            }
+        }
+        tx.set_member_control_iat(&claims.member, claims.issued_at)?;
+        let mut presence = read.presence()?;
+        match claims.command {
+            control::Command::Pause { until } => {
+                tracing::info!(member = %claims.member, ?until, "household away: learning and ordering paused");
+                presence.paused_since = presence.paused_since.or(Some(now));
+                presence.paused_until = until;
+                self.for_each_item(tx, now, |model, state| forecast::pause(model, state, now))?;
+            }
+            control::Command::Resume => {
+                tracing::info!(member = %claims.member, "household back: resumed");
+                self.resume(tx, &mut presence, now)?;
+            }
+            control::Command::Guests { factor, until } => {
+                tracing::info!(member = %claims.member, factor, until, "guests declared");
+                presence.guests_factor = Some(factor);
+                presence.guests_until = Some(until);
+                self.for_each_item(tx, now, |_, state| {
+                    forecast::declare_guests(state, factor, until);
+                })?;
+            }
+        }
+        tx.set_presence(&presence, now)?;
+        Ok(Ok(Handled::AllItems))
+    }
+
+    fn resume(&self, tx: &Tx<'_>, presence: &mut store::Presence, now: i64) -> store::Result<()> {
+        presence.paused_since = None;
+        presence.paused_until = None;
+        self.for_each_item(tx, now, |model, state| forecast::resume(model, state, now))
+    }
+
+    /// Applies `change` to every item's learned state (creating it if new).
+    fn for_each_item(
+        &self,
+        tx: &Tx<'_>,
+        now: i64,
+        mut change: impl FnMut(&forecast::ItemModel, &mut forecast::ItemState),
+    ) -> store::Result<()> {
+        for item in &self.config.items {
+            let mut state = tx.read().item_state(&item.id)?.unwrap_or_default();
+            change(&item.model, &mut state);
+            tx.save_item_state(&item.id, &state, now)?;
+        }
+        Ok(())
     }
 
     /// Folds the household's answer into the item's learned state.
@@ -556,6 +648,17 @@ impl Engine {
     ) -> store::Result<()> {
         let tx = store.transaction()?;
         self.expire(&tx, now)?;
+        let mut presence = tx.read().presence()?;
+        if presence.paused_since.is_some() {
+            if presence.paused_until.is_some_and(|until| now >= until) {
+                tracing::info!("pause ended as scheduled: resumed");
+                self.resume(&tx, &mut presence, now)?;
+                tx.set_presence(&presence, now)?;
+            } else {
+                // Away: nothing is proposed.
+                return tx.commit();
+            }
+        }
         for item in &self.config.items {
             if items.is_some_and(|only| !only.contains(&item.id)) {
                 continue;
@@ -866,6 +969,8 @@ enum Handled {
     Duplicate,
     /// Applied (reply, ack) with nothing for the forecaster.
     Done,
+    /// Changed every item (presence): decide for all of them.
+    AllItems,
 }
 
 /// Local time facts.
@@ -894,6 +999,7 @@ mod tests {
     fn reply_topics_name_exactly_one_intent() {
         let topics = Topics {
             status: String::new(),
+            control: String::new(),
             approvals_prefix: "larder/home/approvals/".into(),
             replies_filter: String::new(),
             upstream: String::new(),

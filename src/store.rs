@@ -58,7 +58,8 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` = applied count.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE observations (
     id          INTEGER PRIMARY KEY,
     device      TEXT    NOT NULL,
@@ -147,7 +148,23 @@ CREATE TABLE counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE presence (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    paused_since  INTEGER,
+    paused_until  INTEGER,
+    guests_factor REAL,
+    guests_until  INTEGER,
+    updated_at    INTEGER NOT NULL
+);
+
+CREATE TABLE member_control (
+    member   TEXT PRIMARY KEY,
+    last_iat INTEGER NOT NULL
+);
+"#,
+];
 
 /// Intent lifecycle states as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +346,19 @@ pub struct NewOutbox<'a> {
     pub intent_id: Option<&'a str>,
     /// Not to be published before (Unix seconds).
     pub not_before: i64,
+}
+
+/// Whether the household is away or has guests (one row).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Presence {
+    /// Away since (Unix seconds), if paused.
+    pub paused_since: Option<i64>,
+    /// Automatic resume time, if one was given.
+    pub paused_until: Option<i64>,
+    /// Declared guest consumption factor, if any.
+    pub guests_factor: Option<f64>,
+    /// Until when the guests stay.
+    pub guests_until: Option<i64>,
 }
 
 /// A member's accepted reply.
@@ -683,6 +713,39 @@ impl<'a> Reader<'a> {
                  ORDER BY updated_at DESC LIMIT 1",
                 [item],
                 |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The household's presence (default: at home, no guests).
+    pub fn presence(&self) -> Result<Presence> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT paused_since, paused_until, guests_factor, guests_until FROM presence WHERE id = 1",
+                [],
+                |r| {
+                    Ok(Presence {
+                        paused_since: r.get(0)?,
+                        paused_until: r.get(1)?,
+                        guests_factor: r.get(2)?,
+                        guests_until: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())?
+            .unwrap_or_default())
+    }
+
+    /// The newest control-message time accepted from a member.
+    pub fn member_control_iat(&self, member: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT last_iat FROM member_control WHERE member = ?1",
+                [member],
+                |r| r.get(0),
             )
             .optional()
             .map_err(self.err())
@@ -1126,6 +1189,39 @@ impl Tx<'_> {
             .execute(
                 "INSERT INTO dead_letters (received_at, topic, size, payload, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![now, topic, payload.len() as i64, kept, reason],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Replaces the presence row.
+    pub fn set_presence(&self, presence: &Presence, now: i64) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO presence (id, paused_since, paused_until, guests_factor, guests_until, updated_at) \
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET \
+                 paused_since = excluded.paused_since, paused_until = excluded.paused_until, \
+                 guests_factor = excluded.guests_factor, guests_until = excluded.guests_until, \
+                 updated_at = excluded.updated_at",
+                params![
+                    presence.paused_since,
+                    presence.paused_until,
+                    presence.guests_factor,
+                    presence.guests_until,
+                    now
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Records the newest control-message time accepted from a member.
+    pub fn set_member_control_iat(&self, member: &str, iat: i64) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO member_control (member, last_iat) VALUES (?1, ?2) \
+                 ON CONFLICT (member) DO UPDATE SET last_iat = excluded.last_iat",
+                params![member, iat],
             )
             .map_err(self.err())?;
         Ok(())

@@ -388,3 +388,99 @@ fn a_signed_denial_closes_the_intent_without_an_order() {
     let row = db.read().intent(&request.intent).expect("q").expect("row");
     assert_eq!(row.decided_by.as_deref(), Some("member:alex"));
 }
+
+/// Presence: a member's signed `larder pause` stops ordering (readings that
+/// would trigger an order do not), a forged or replayed command is refused,
+/// and `larder resume` lets the order through.
+#[test]
+fn a_paused_household_gets_no_orders_until_a_member_resumes() {
+    let broker = Broker::start();
+    let dir = TempDir::new("pause");
+    let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
+    SigningKey::create(&dir.join("mallory.key")).expect("key");
+    let setup = Setup {
+        members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
+        ..Setup::default()
+    };
+    let config = write_config(&dir, &broker, &setup);
+    let upstream = "larder/testhub/upstream/intents".to_string();
+    let watcher = Watcher::start(broker.port, std::slice::from_ref(&upstream));
+    let _daemon = Daemon::start(&config);
+    wait_for_db(&dir);
+    wait_online(broker.port, "testhub");
+    let larder = |args: &[&str], key: &str| {
+        Command::new(LARDER)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .arg("--key")
+            .arg(dir.join(key))
+            .output()
+            .expect("larder")
+    };
+    let out = larder(&["pause", "--for", "3d"], "alex.key");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = open_db(&dir);
+    wait_until(Duration::from_secs(20), "the pause applied", || {
+        db.read().presence().is_ok_and(|p| p.paused_since.is_some())
+    });
+    // Mallory's key signing as alex: refused, still paused.
+    let forged = larder(&["resume", "--member", "alex"], "mallory.key");
+    assert!(forged.status.success(), "the CLI only publishes");
+    let topic = "larder/testhub/devices/fridge/events";
+    for (seq, level) in [(1, 1.0), (2, 0.6), (3, 0.2)] {
+        mosquitto_pub(
+            broker.port,
+            topic,
+            &level_json("fridge", "milk", 1, seq, level),
+        );
+    }
+    wait_until(
+        Duration::from_secs(20),
+        "readings and the forged resume processed",
+        || {
+            db.read().observation_count().ok() == Some(3)
+                && db.read().counter("refused_controls").ok() == Some(1)
+        },
+    );
+    assert!(
+        db.read()
+            .presence()
+            .expect("presence")
+            .paused_since
+            .is_some()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        watcher.on(&upstream).is_empty(),
+        "nothing is ordered while away"
+    );
+    let status = Command::new(LARDER)
+        .arg("--config")
+        .arg(&config)
+        .arg("status")
+        .output()
+        .expect("status");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("household away since"));
+
+    let out = larder(&["resume"], "alex.key");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(Duration::from_secs(20), "the order after resuming", || {
+        !watcher.on(&upstream).is_empty()
+    });
+    assert!(
+        db.read()
+            .presence()
+            .expect("presence")
+            .paused_since
+            .is_none()
+    );
+}
