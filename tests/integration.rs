@@ -7,5 +7,6 @@ mod support;
 mod cli;
 mod demo;
 mod end_to_end;
+mod faults;
 mod hostile;
 mod restart;
