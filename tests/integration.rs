@@ -4,6 +4,7 @@
 
 mod support;
 
+mod broker_security;
 mod cli;
 mod demo;
 mod end_to_end;
