@@ -81,7 +81,7 @@ pub struct Running {
 }
 
 impl Running {
-    /// Inbound messages committed and acknowledged so far.
+    /// Inbound messages committed, acknowledged and decided on so far.
     pub fn processed(&self) -> u64 {
         self.processed.load(Ordering::SeqCst)
     }
@@ -456,8 +456,6 @@ impl Writer {
                 tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
             }
         }
-        self.processed
-            .fetch_add(batch.len() as u64, Ordering::SeqCst);
         tracing::debug!(
             messages = batch.len(),
             stored = outcome.stored,
@@ -474,6 +472,10 @@ impl Writer {
                 tracing::error!(error = %e, "decision pass failed; retried on the next tick");
             }
         }
+        // Counted only after the decision pass, so a caller that sees the
+        // count also sees any intent (and outbox row) the batch caused.
+        self.processed
+            .fetch_add(batch.len() as u64, Ordering::SeqCst);
         self.relay_wake.notify_one();
         true
     }
