@@ -76,6 +76,11 @@ pub struct Mqtt {
     pub password_file: Option<PathBuf>,
     /// CA certificate (PEM) to trust for TLS; `None` = system roots.
     pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for brokers that require one (TLS only;
+    /// always together with `client_key`).
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of `client_cert`.
+    pub client_key: Option<PathBuf>,
     /// Keep-alive in seconds.
     pub keep_alive_secs: u16,
     /// Largest inbound payload accepted before parsing, in bytes.
@@ -385,6 +390,8 @@ mod raw {
         pub username: Option<String>,
         pub password_file: Option<String>,
         pub ca_file: Option<String>,
+        pub client_cert: Option<String>,
+        pub client_key: Option<String>,
         pub keep_alive_secs: Option<i64>,
         pub max_payload_bytes: Option<i64>,
     }
@@ -698,6 +705,41 @@ impl Check {
             }
             self.existing_file("mqtt.ca-file", file);
         }
+        let client_cert = self.path("mqtt.client-cert", raw.client_cert, base);
+        let client_key = self.path("mqtt.client-key", raw.client_key, base);
+        for (key, file, other, other_key) in [
+            (
+                "mqtt.client-cert",
+                &client_cert,
+                &client_key,
+                "mqtt.client-key",
+            ),
+            (
+                "mqtt.client-key",
+                &client_key,
+                &client_cert,
+                "mqtt.client-cert",
+            ),
+        ] {
+            if let Some(file) = file {
+                if other.is_none() {
+                    self.problem(key, format_args!("requires {other_key} as well"));
+                }
+                if ca_file.is_none() {
+                    self.problem(
+                        key,
+                        "requires mqtt.ca-file (the CA that signed the broker's certificate)",
+                    );
+                }
+                if !tls && !host.is_empty() {
+                    self.problem(
+                        key,
+                        "only used with TLS; set mqtt.url to mqtts://... or remove it",
+                    );
+                }
+                self.existing_file(key, file);
+            }
+        }
         let keep_alive_secs =
             self.integer("mqtt.keep-alive-secs", raw.keep_alive_secs, 30, 5..=600);
         let max_payload_bytes = self.integer(
@@ -714,6 +756,8 @@ impl Check {
             username: raw.username,
             password_file,
             ca_file,
+            client_cert,
+            client_key,
             keep_alive_secs: u16::try_from(keep_alive_secs).unwrap_or(30),
             max_payload_bytes: usize::try_from(max_payload_bytes).unwrap_or(65536),
         }
@@ -2142,6 +2186,50 @@ public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
             &MINIMAL.replace("[[devices]]", "client-id = \"larder home\"\n[[devices]]"),
             &["mqtt.client-id: \"larder home\" is not valid"],
         );
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_a_ca_and_tls() {
+        check(
+            &MINIMAL.replace(
+                "[[devices]]",
+                "client-cert = \"/nonexistent/larder/client.pem\"\n[[devices]]",
+            ),
+            &[
+                "mqtt.client-cert: requires mqtt.client-key as well",
+                "mqtt.client-cert: requires mqtt.ca-file",
+                "mqtt.client-cert: only used with TLS",
+                "mqtt.client-cert: /nonexistent/larder/client.pem:",
+            ],
+        );
+        check(
+            &MINIMAL
+                .replace("mqtt://127.0.0.1", "mqtts://127.0.0.1")
+                .replace(
+                    "[[devices]]",
+                    "client-key = \"/nonexistent/larder/client.key\"\n[[devices]]",
+                ),
+            &[
+                "mqtt.client-key: requires mqtt.client-cert as well",
+                "mqtt.client-key: /nonexistent/larder/client.key:",
+            ],
+        );
+        let dir = TempDir::new("client-cert");
+        for name in ["ca.pem", "client.pem", "client.key"] {
+            std::fs::write(dir.0.join(name), "-----BEGIN X-----\n").unwrap();
+        }
+        let text = MINIMAL
+            .replace("mqtt://127.0.0.1", "mqtts://127.0.0.1")
+            .replace(
+                "[[devices]]",
+                "ca-file = \"ca.pem\"\nclient-cert = \"client.pem\"\nclient-key = \"client.key\"\n[[devices]]",
+            );
+        let c = match Config::parse(&text, &dir.0.join("larder.toml")) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(c.mqtt.client_cert, Some(dir.0.join("client.pem")));
+        assert_eq!(c.mqtt.client_key, Some(dir.0.join("client.key")));
     }
 
     #[test]

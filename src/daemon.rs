@@ -25,7 +25,7 @@ use rumqttc::{AsyncClient, LastWill, QoS};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -70,6 +70,7 @@ pub struct Running {
     commands: mpsc::Sender<Command>,
     processed: Arc<AtomicU64>,
     shutdown: watch::Sender<bool>,
+    stopping: Arc<AtomicBool>,
     writer: JoinHandle<anyhow::Result<()>>,
     ingest_client: AsyncClient,
     outbound_client: AsyncClient,
@@ -80,7 +81,7 @@ pub struct Running {
 }
 
 impl Running {
-    /// Inbound messages committed and acknowledged so far.
+    /// Inbound messages committed, acknowledged and decided on so far.
     pub fn processed(&self) -> u64 {
         self.processed.load(Ordering::SeqCst)
     }
@@ -105,6 +106,9 @@ impl Running {
         for timer in &self.timers {
             timer.abort();
         }
+        // A writer retrying a failing commit (disk full) never reads its
+        // queue; this flag ends the retry (nothing is acked).
+        self.stopping.store(true, Ordering::SeqCst);
         let _ = self.commands.send(Command::Stop).await;
         let writer_result = self.writer.await.context("writer thread panicked")?;
         let _ = self
@@ -221,6 +225,7 @@ pub async fn start(
 
     let (commands, commands_rx) = mpsc::channel(1024);
     let processed = Arc::new(AtomicU64::new(0));
+    let stopping = Arc::new(AtomicBool::new(false));
     let relay_wake = Arc::new(Notify::new());
     let writer = {
         let client = ingest_client.clone();
@@ -228,6 +233,7 @@ pub async fn start(
         let processed = processed.clone();
         let relay_wake = relay_wake.clone();
         let shutdown = shutdown_rx.clone();
+        let stopping = stopping.clone();
         let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             Writer {
@@ -238,6 +244,7 @@ pub async fn start(
                 processed,
                 relay_wake,
                 shutdown,
+                stopping,
                 rt,
             }
             .run(commands_rx)
@@ -281,6 +288,7 @@ pub async fn start(
         commands,
         processed,
         shutdown: shutdown_tx,
+        stopping,
         writer,
         ingest_client,
         outbound_client,
@@ -364,6 +372,7 @@ struct Writer {
     processed: Arc<AtomicU64>,
     relay_wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
+    stopping: Arc<AtomicBool>,
     rt: tokio::runtime::Handle,
 }
 
@@ -447,8 +456,6 @@ impl Writer {
                 tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
             }
         }
-        self.processed
-            .fetch_add(batch.len() as u64, Ordering::SeqCst);
         tracing::debug!(
             messages = batch.len(),
             stored = outcome.stored,
@@ -465,6 +472,10 @@ impl Writer {
                 tracing::error!(error = %e, "decision pass failed; retried on the next tick");
             }
         }
+        // Counted only after the decision pass, so a caller that sees the
+        // count also sees any intent (and outbox row) the batch caused.
+        self.processed
+            .fetch_add(batch.len() as u64, Ordering::SeqCst);
         self.relay_wake.notify_one();
         true
     }
@@ -481,13 +492,17 @@ impl Writer {
         let step = Duration::from_millis(100);
         let mut slept = Duration::ZERO;
         while slept < delay {
-            if *self.shutdown.borrow() {
+            if self.stop_requested() {
                 return true;
             }
             std::thread::sleep(step);
             slept += step;
         }
-        *self.shutdown.borrow()
+        self.stop_requested()
+    }
+
+    fn stop_requested(&self) -> bool {
+        *self.shutdown.borrow() || self.stopping.load(Ordering::SeqCst)
     }
 }
 

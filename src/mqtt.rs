@@ -29,6 +29,16 @@ pub enum MqttError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A client certificate or key file could not be read.
+    #[error("{key} {path}: {source}")]
+    ClientAuth {
+        /// The configuration key (`mqtt.client-cert` or `mqtt.client-key`).
+        key: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// Capped exponential backoff with jitter, for reconnects and retries.
@@ -130,14 +140,30 @@ pub fn options(
     }
     if cfg.tls {
         install_crypto_provider();
+        let read = |key: &'static str, path: &std::path::PathBuf| {
+            std::fs::read(path).map_err(|source| MqttError::ClientAuth {
+                key,
+                path: path.clone(),
+                source,
+            })
+        };
+        let client_auth = match (&cfg.client_cert, &cfg.client_key) {
+            (Some(cert), Some(key)) => Some((
+                read("mqtt.client-cert", cert)?,
+                read("mqtt.client-key", key)?,
+            )),
+            // Validation requires both; a half pair is ignored here.
+            _ => None,
+        };
         let transport = match &cfg.ca_file {
             Some(path) => {
                 let ca = std::fs::read(path).map_err(|source| MqttError::CaFile {
                     path: path.clone(),
                     source,
                 })?;
-                Transport::tls(ca, None, None)
+                Transport::tls(ca, client_auth, None)
             }
+            // Validation requires mqtt.ca-file with a client certificate.
             None => Transport::tls_with_default_config(),
         };
         opts.set_transport(transport);

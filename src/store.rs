@@ -12,6 +12,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Environment variable capping the writer's database size in pages
+/// (`PRAGMA max_page_count`). A fault-injection knob: once the cap is hit,
+/// writes fail with `SQLITE_FULL`, exactly as on a full disk, so the
+/// disk-full path can be exercised without a tiny filesystem. Unset in
+/// production; read only by [`Store::open`].
+pub const MAX_DB_PAGES_ENV: &str = "LARDER_MAX_DB_PAGES";
+
 /// Most bytes of a refused payload kept in the dead-letter table.
 pub const DEAD_LETTER_KEEP_BYTES: usize = 4096;
 
@@ -52,6 +59,27 @@ pub enum StoreError {
         /// What was wrong.
         detail: String,
     },
+}
+
+impl StoreError {
+    /// Reclassifies SQLite's "not a database" and "malformed" errors as
+    /// [`StoreError::Corrupt`].
+    fn not_a_database_is_corrupt(self) -> StoreError {
+        match self {
+            StoreError::Sqlite { path, source }
+                if matches!(
+                    source.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+                ) =>
+            {
+                StoreError::Corrupt {
+                    path,
+                    detail: source.to_string(),
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 /// Result alias for the store.
@@ -423,10 +451,45 @@ impl Store {
             conn,
             path: path.to_owned(),
         };
-        store.configure()?;
+        // A file that is not a database at all fails before `quick_check`
+        // can run; it is corrupt too (and quarantined), not a hard error.
+        store
+            .configure()
+            .map_err(StoreError::not_a_database_is_corrupt)?;
         store.check_integrity()?;
-        store.migrate()?;
+        store
+            .migrate()
+            .map_err(StoreError::not_a_database_is_corrupt)?;
+        store.limit_pages()?;
         Ok(store)
+    }
+
+    /// Applies `LARDER_MAX_DB_PAGES` (see [`MAX_DB_PAGES_ENV`]) to the
+    /// writer connection, after migrations so the schema always fits.
+    fn limit_pages(&self) -> Result<()> {
+        let Some(value) = std::env::var_os(MAX_DB_PAGES_ENV) else {
+            return Ok(());
+        };
+        let pages: u64 = value
+            .to_str()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| StoreError::Decode {
+                path: self.path.clone(),
+                detail: format!("{MAX_DB_PAGES_ENV}={value:?} is not a positive whole number"),
+            })?;
+        let set: i64 = self
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })
+            .map_err(at(&self.path))?;
+        tracing::warn!(
+            database = %self.path.display(),
+            max_pages = set,
+            "{MAX_DB_PAGES_ENV} is set: the database cannot grow beyond this many pages (writes then fail as if the disk were full)"
+        );
+        Ok(())
     }
 
     /// Opens an existing database read-only (for `status` and the relay).
@@ -1473,6 +1536,11 @@ mod tests {
         let dir = tempdir::Dir::new();
         let path = dir.path.join("bad.db");
         std::fs::write(&path, vec![0x5au8; 8192]).expect("write");
-        assert!(Store::open(&path).is_err());
+        // Corrupt (so the daemon quarantines it), not a generic error that
+        // would stop the daemon in a restart loop.
+        assert!(
+            matches!(Store::open(&path), Err(StoreError::Corrupt { .. })),
+            "garbage must be reported as corrupt"
+        );
     }
 }

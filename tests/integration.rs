@@ -4,8 +4,10 @@
 
 mod support;
 
+mod broker_security;
 mod cli;
 mod demo;
 mod end_to_end;
+mod faults;
 mod hostile;
 mod restart;

@@ -59,39 +59,59 @@ fn mosquitto_binary() -> String {
     "mosquitto".into()
 }
 
-/// A mosquitto process the test owns.
+/// A mosquitto process the test owns. It can be stopped, killed and
+/// started again on the same port with the same persistence directory.
 pub struct Broker {
     pub port: u16,
     child: Option<Child>,
     dir: TempDir,
 }
 
+/// The default test broker configuration: anonymous, persistent, saving
+/// every `autosave` seconds.
+pub fn default_broker_conf(port: u16, dir: &Path, autosave: u32) -> String {
+    format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+         persistence_location {dir}/\nautosave_interval {autosave}\nmax_queued_messages 100000\n\
+         log_dest file {dir}/mosquitto.log\nlog_type error\nlog_type warning\nlog_type notice\n",
+        dir = dir.display(),
+    )
+}
+
 impl Broker {
     pub fn start() -> Broker {
+        Broker::start_with(|port, dir| default_broker_conf(port, dir, 1))
+    }
+
+    /// Starts mosquitto with the configuration `conf(port, dir)` returns
+    /// (`dir` is the broker's own directory, for persistence and logs).
+    pub fn start_with(conf: impl FnOnce(u16, &Path) -> String) -> Broker {
         let dir = TempDir::new("broker");
+        // mosquitto started as root drops to the `mosquitto` user: it must
+        // be able to write its persistence file and log here.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o777))
+            .expect("chmod broker dir");
         let port = free_port();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {}/\nautosave_interval 1\nmax_queued_messages 100000\n\
-                 log_dest file {}/mosquitto.log\nlog_type error\nlog_type warning\n",
-                dir.path.display(),
-                dir.path.display()
-            ),
-        )
-        .expect("write mosquitto.conf");
+        std::fs::write(dir.join("mosquitto.conf"), conf(port, &dir.path))
+            .expect("write mosquitto.conf");
         let mut broker = Broker {
             port,
             child: None,
             dir,
         };
-        broker.spawn();
+        broker.resume();
         broker
     }
 
-    fn spawn(&mut self) {
+    /// The broker's directory (configuration, persistence, log).
+    pub fn dir(&self) -> &Path {
+        &self.dir.path
+    }
+
+    /// Starts the broker process again (same port, same persistence).
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "broker already running");
         let child = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(self.dir.join("mosquitto.conf"))
@@ -100,9 +120,48 @@ impl Broker {
             .spawn()
             .expect("start mosquitto (apt-get install mosquitto)");
         self.child = Some(child);
+        let port = self.port;
         wait_until(Duration::from_secs(10), "mosquitto to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
+    }
+
+    /// Graceful stop (SIGTERM): mosquitto saves its persistence file.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), "TERM");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mosquitto did not stop on SIGTERM within 10 s");
+        }
+    }
+
+    /// SIGKILL: whatever was not yet saved is lost.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Graceful restart on the same port and persistence directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.resume();
+    }
+
+    /// Whether the broker process is running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     pub fn url(&self) -> String {
@@ -112,11 +171,34 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill9();
     }
+}
+
+/// Sends `SIG<name>` to `pid`.
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// CPU time (user + system) a process has used so far, from /proc.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/<pid>/stat");
+    // Fields after the command name (which may contain spaces) in ")".
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Field 14 (utime) and 15 (stime) of proc(5); `rest` starts at field 3.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    let per_sec: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100);
+    Duration::from_millis(ticks * 1000 / per_sec)
 }
 
 /// Polls `check` until it holds, or panics naming `what`.
@@ -268,6 +350,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path) -> Daemon {
+        Daemon::start_env(config, &[])
+    }
+
+    /// Starts `larder run` with extra environment variables.
+    pub fn start_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let log = config.with_file_name(format!(
             "larder-{}.log",
             larder::keys::to_hex(&larder::keys::random_bytes::<3>())
@@ -277,6 +364,7 @@ impl Daemon {
             .arg(config)
             .arg("run")
             .env("LARDER_LOG", "debug,rumqttc=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -289,6 +377,10 @@ impl Daemon {
     }
 
     /// Whether the process is still running.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -584,4 +676,288 @@ pub fn wait_online(port: u16, hub: &str) {
             .last()
             .is_some_and(|s| s.payload == b"online")
     });
+}
+
+/// Credentials for a test client.
+pub type Creds = Option<(String, String)>;
+
+fn test_client_options(id: String, port: u16, creds: &Creds) -> MqttOptions {
+    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    if let Some((user, pass)) = creds {
+        opts.set_credentials(user.clone(), pass.clone());
+    }
+    opts
+}
+
+/// A subscriber that survives broker restarts: persistent session (the
+/// broker queues for it while it reconnects) and a fresh subscribe on
+/// every CONNACK. Records every message on its filters.
+pub struct Recorder {
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Recorder {
+    pub fn start(port: u16, topics: &[String]) -> Recorder {
+        Recorder::start_as(port, topics, None)
+    }
+
+    /// Like `start`, connecting with `creds`.
+    pub fn start_as(port: u16, topics: &[String], creds: Creds) -> Recorder {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let topics = topics.to_vec();
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async move {
+                let id = match &creds {
+                    Some((user, _)) => user.clone(),
+                    None => format!(
+                        "recorder-{}",
+                        larder::keys::to_hex(&larder::keys::random_bytes::<4>())
+                    ),
+                };
+                let mut opts = test_client_options(id, port, &creds);
+                opts.set_clean_session(false);
+                let (client, mut eventloop) = AsyncClient::new(opts, 64);
+                let mut ready = Some(ready_tx);
+                while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                    match tokio::time::timeout(Duration::from_millis(100), eventloop.poll()).await {
+                        Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                            for t in &topics {
+                                let _ = client.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                            }
+                        }
+                        Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
+                            if let Some(tx) = ready.take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                        Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                            seen2.lock().expect("lock").push(Seen {
+                                topic: p.topic.clone(),
+                                payload: p.payload.to_vec(),
+                                retain: p.retain,
+                            });
+                        }
+                        Ok(Ok(_)) | Err(_) => {}
+                        Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                }
+            });
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("recorder subscribed");
+        Recorder { seen, stop }
+    }
+
+    /// Messages seen on `topic` (exact) so far.
+    pub fn on(&self, topic: &str) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|s| s.topic == topic)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A device that never gives up: publishes `(epoch, seq)` events for seq
+/// 1, 2, … at QoS 1 and retries each one (on a fresh connection) until
+/// the broker acknowledges it, as firmware with its own outbox would.
+/// `acked` lists every seq the broker PUBACKed — the broker then owns it.
+pub struct Device {
+    pub acked: Arc<Mutex<Vec<u64>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Device {
+    /// Starts publishing level events for the fridge's milk slot on
+    /// `topic`, one per seq in `seqs`; `level(seq)` gives each reading;
+    /// stops at the end of `seqs` or on `stop()`.
+    pub fn start(
+        port: u16,
+        topic: &str,
+        epoch: u64,
+        seqs: std::ops::RangeInclusive<u64>,
+        pace: Duration,
+        level: impl Fn(u64) -> f64 + Send + 'static,
+    ) -> Device {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (acked2, stop2) = (acked.clone(), stop.clone());
+        let topic = topic.to_owned();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async move {
+                let mut conn: Option<(AsyncClient, rumqttc::EventLoop)> = None;
+                for seq in seqs {
+                    loop {
+                        if stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                            return;
+                        }
+                        let (client, eventloop) = conn.get_or_insert_with(|| {
+                            let id = format!(
+                                "device-{}",
+                                larder::keys::to_hex(&larder::keys::random_bytes::<4>())
+                            );
+                            let mut opts = test_client_options(id, port, &None);
+                            opts.set_inflight(1);
+                            AsyncClient::new(opts, 4)
+                        });
+                        let payload = level_json("fridge", "milk", epoch, seq, level(seq));
+                        if client
+                            .try_publish(topic.clone(), QoS::AtLeastOnce, false, payload)
+                            .is_err()
+                        {
+                            conn = None;
+                            continue;
+                        }
+                        let wait = async {
+                            let mut sent = None;
+                            loop {
+                                match eventloop.poll().await {
+                                    Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
+                                        sent = sent.or(Some(pkid));
+                                    }
+                                    Ok(Event::Incoming(Packet::PubAck(ack)))
+                                        if sent == Some(ack.pkid) =>
+                                    {
+                                        return true;
+                                    }
+                                    Ok(_) => {}
+                                    Err(_) => return false,
+                                }
+                            }
+                        };
+                        match tokio::time::timeout(Duration::from_secs(3), wait).await {
+                            Ok(true) => {
+                                acked2.lock().expect("lock").push(seq);
+                                break;
+                            }
+                            _ => {
+                                // Start over on a fresh connection: no stale
+                                // packet id can be mistaken for this one.
+                                conn = None;
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                    tokio::time::sleep(pace).await;
+                }
+                if let Some((client, mut eventloop)) = conn {
+                    let _ = client.try_disconnect();
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
+                }
+            });
+        });
+        Device {
+            acked,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Seqs acknowledged so far.
+    pub fn acked(&self) -> Vec<u64> {
+        self.acked.lock().expect("lock").clone()
+    }
+
+    /// Whether it has published all its events.
+    pub fn finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    /// Waits until it has published everything (or `stop`ped); returns the acked seqs.
+    pub fn join(mut self) -> Vec<u64> {
+        if let Some(h) = self.handle.take() {
+            h.join().expect("device thread");
+        }
+        self.acked()
+    }
+
+    /// Asks it to stop after the event in flight.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Jepsen-style accounting for one device stream.
+#[derive(Debug)]
+pub struct Tally {
+    /// Events the broker acknowledged.
+    pub acked: usize,
+    /// Acknowledged but not in the database.
+    pub lost: Vec<u64>,
+    /// Observations stored for the stream.
+    pub stored: u64,
+}
+
+/// Compares what the broker acknowledged with what the database holds.
+pub fn tally(db_path: &Path, device: &str, epoch: u64, acked: &[u64]) -> Tally {
+    let db = larder::store::Store::open_readonly(db_path).expect("open db");
+    let lost = acked
+        .iter()
+        .copied()
+        .filter(|seq| {
+            !db.read()
+                .has_observation(device, epoch, *seq)
+                .unwrap_or(false)
+        })
+        .collect();
+    Tally {
+        acked: acked.len(),
+        lost,
+        stored: db.read().observation_count().expect("count"),
+    }
+}
+
+/// Waits until every acknowledged seq is stored (or `timeout`); returns the tally.
+pub fn settle(db_path: &Path, epoch: u64, acked: &[u64], timeout: Duration) -> Tally {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let t = tally(db_path, "fridge", epoch, acked);
+        if t.lost.is_empty() || Instant::now() > deadline {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Distinct intent ids seen upstream, per product, verified with the hub key.
+pub fn intents_by_product(
+    seen: &[Seen],
+    hub_key: &[u8; 32],
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut by = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for s in seen {
+        let intent = larder::intent::verify_intent(&s.payload, hub_key).expect("intent verifies");
+        by.entry(intent.product).or_default().insert(intent.id);
+    }
+    by
 }
