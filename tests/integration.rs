@@ -8,4 +8,5 @@ mod cli;
 mod demo;
 mod end_to_end;
 mod hostile;
+mod privacy;
 mod restart;
