@@ -280,3 +280,119 @@ fn export_round_trips_the_database_and_explain_names_the_evidence_and_rule() {
         text(&unknown.stderr)
     );
 }
+
+/// A held order approved by a member: the ledger records the ask, the
+/// member's signed approval (with the same digest the shop sees), the
+/// request and its clearing, and the intent; explain names the member.
+#[test]
+fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
+    let broker = Broker::start();
+    let dir = TempDir::new("member");
+    let alex = larder::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
+    let setup = Setup {
+        members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
+        ..Setup::default()
+    };
+    let config = write_config(&dir, &broker, &setup);
+    let upstream = "larder/testhub/upstream/intents".to_string();
+    let watcher = Watcher::start(
+        broker.port,
+        &[upstream.clone(), "larder/testhub/approvals/+".into()],
+    );
+    let mut daemon = Daemon::start(&config);
+    let hub_key = hub_public_key(&dir);
+    wait_for_db(&dir);
+    wait_online(broker.port, "testhub");
+    let added = larder::wire::encode_event(
+        larder::config::PayloadFormat::Cbor,
+        &larder::wire::DeviceEvent {
+            device: "washer".into(),
+            epoch: 1,
+            seq: 1,
+            ts: None,
+            slot: "detergent".into(),
+            kind: larder::wire::EventKind::Added,
+            amount: 100.0,
+        },
+    );
+    mosquitto_pub(broker.port, "larder/testhub/devices/washer/events", &added);
+    wait_until(Duration::from_secs(20), "an approval request", || {
+        !watcher.under("larder/testhub/approvals/").is_empty()
+    });
+    let request: larder::approval::ApprovalRequest =
+        serde_json::from_slice(&watcher.under("larder/testhub/approvals/")[0].payload)
+            .expect("request json");
+
+    // While held, explain says what would release it.
+    let held = larder(&config, &["explain", &request.intent]);
+    let out = text(&held.stdout);
+    assert!(held.status.success(), "{out}{}", text(&held.stderr));
+    assert!(out.contains("decided by nobody yet"), "{out}");
+    assert!(out.contains("0 of 1 approvals so far"), "{out}");
+    assert!(
+        out.contains("category \"household\" is set to ask"),
+        "{out}"
+    );
+
+    let approve = Command::new(LARDER)
+        .arg("--config")
+        .arg(&config)
+        .args(["approve", &request.intent, "--key"])
+        .arg(dir.join("alex.key"))
+        .output()
+        .expect("larder approve");
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    wait_until(Duration::from_secs(20), "the intent upstream", || {
+        !watcher.on(&upstream).is_empty()
+    });
+    let sent = larder::intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key)
+        .expect("verifies");
+    let larder::intent::Evidence::Members(digests) = &sent.evidence else {
+        panic!("member evidence expected: {:?}", sent.evidence);
+    };
+    let db = open_db(&dir);
+    wait_until(
+        Duration::from_secs(10),
+        "the clear and the intent published",
+        || {
+            db.read()
+                .ledger_recent(100)
+                .expect("ledger")
+                .iter()
+                .filter(|e| e.kind == "published")
+                .count()
+                >= 3
+        },
+    );
+    drop(db);
+    assert_eq!(daemon.terminate(), Some(0));
+
+    let verify = larder(&config, &["ledger", "verify"]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    let show = text(&larder(&config, &["ledger", "show"]).stdout);
+    let digest = keys::to_hex(&digests[0]);
+    for expected in [
+        "asked 1 × detergent",
+        "member_approved 1 × detergent",
+        "by member:alex",
+        "approved 1 × detergent",
+        "approval_request published on larder/testhub/approvals/",
+        "approval_clear published",
+        "intent published on larder/testhub/upstream/intents",
+    ] {
+        assert!(show.contains(expected), "{expected:?} not in\n{show}");
+    }
+    let explained = text(&larder(&config, &["explain", &request.intent]).stdout);
+    for expected in [
+        "decided by members",
+        "alex approve at ",
+        digest.as_str(),
+        "[category] category 'household' always asks a member",
+        "[approvals-required] needs 1 member's approval",
+    ] {
+        assert!(
+            explained.contains(expected),
+            "{expected:?} not in\n{explained}"
+        );
+    }
+}
