@@ -122,6 +122,41 @@ pub enum Command {
         #[arg(long, default_value_t = 365)]
         days: usize,
     },
+    /// Explain an item's forecast or an intent's decision, with the evidence.
+    Explain {
+        /// Item id, intent id, or a unique intent id prefix (6+ hex digits).
+        target: String,
+    },
+    /// Write everything held about the household as one JSON document.
+    Export {
+        /// Write to this new file (mode 0600) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The tamper-evident ledger of every message sent and every decision.
+    Ledger {
+        /// What to do with the ledger.
+        #[command(subcommand)]
+        action: LedgerAction,
+    },
+}
+
+/// Ledger subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// List the newest entries.
+    Show {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Recompute the hash chain; exit non-zero naming the first bad entry.
+    Verify {
+        /// A head printed by an earlier verify, kept elsewhere: it must still
+        /// be in the chain (detects a rewritten or truncated tail).
+        #[arg(long)]
+        head: Option<String>,
+    },
 }
 
 /// Configuration subcommands.
@@ -247,6 +282,86 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deny(reply) => {
             let config = load_config(&cli.config)?;
             runtime()?.block_on(send_reply(&config, &reply, approval::Verdict::Deny))
+        }
+        Command::Explain { target } => {
+            let config = load_config(&cli.config)?;
+            let store = open_database(&config)?;
+            let text = crate::explain::run(&config, &store, &target, SystemClock.now())?;
+            print!("{text}");
+            Ok(())
+        }
+        Command::Export { out } => {
+            let config = load_config(&cli.config)?;
+            let store = open_database(&config)?;
+            crate::export::run(&config, &store, out.as_deref(), SystemClock.now())
+        }
+        Command::Ledger { action } => {
+            let config = load_config(&cli.config)?;
+            ledger(&open_database(&config)?, action)
+        }
+    }
+}
+
+/// Opens the configured database read-only, or says why there is none.
+pub fn open_database(config: &Config) -> anyhow::Result<Store> {
+    let path = config.hub.database_path();
+    if !path.exists() {
+        bail!(
+            "no database at {} yet: has `larder run` started with this configuration?",
+            path.display()
+        );
+    }
+    Store::open_readonly(&path).with_context(|| format!("opening {} read-only", path.display()))
+}
+
+/// `larder ledger show|verify`.
+fn ledger(store: &Store, action: LedgerAction) -> anyhow::Result<()> {
+    let read = store.read();
+    if !read.has_ledger()? {
+        bail!(
+            "{} has no ledger yet (schema older than version 2): start `larder run` once to migrate it",
+            store.path().display()
+        );
+    }
+    match action {
+        LedgerAction::Show { limit } => {
+            print!("{}", crate::ledger::show(&read, limit)?);
+            Ok(())
+        }
+        LedgerAction::Verify { head } => {
+            let anchor = head
+                .map(|h| {
+                    keys::from_hex(&h)
+                        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                        .with_context(|| format!("--head {h:?} is not 64 hex digits"))
+                })
+                .transpose()?;
+            match crate::ledger::verify(&read, anchor)? {
+                Ok(ok) if anchor.is_some() && !ok.anchor_found => bail!(
+                    "ledger does not contain the expected head: its tail was rewritten or truncated \
+                     ({} entries now, head {})",
+                    ok.entries,
+                    keys::to_hex(&ok.head)
+                ),
+                Ok(ok) => {
+                    println!(
+                        "ledger OK: {} entries, head {}{}",
+                        ok.entries,
+                        keys::to_hex(&ok.head),
+                        if ok.redacted > 0 {
+                            format!(" ({} bodies erased by recorded forgets)", ok.redacted)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    Ok(())
+                }
+                Err(broken) => bail!(
+                    "ledger verification failed at entry {}: {}",
+                    broken.seq,
+                    broken.problem
+                ),
+            }
         }
     }
 }

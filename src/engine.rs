@@ -12,6 +12,7 @@ use crate::core::rules::{self, Verdict};
 use crate::core::{DAY, Observation, ObservationKind};
 use crate::intent::{self, AckStatus, Evidence, Intent};
 use crate::keys::{self, SigningKey};
+use crate::ledger::{self, Verdict as Logged};
 use crate::store::{
     self, ApprovalRow, Inserted, IntentRow, IntentState, NewObservation, NewOutbox, Store, Tx,
 };
@@ -389,6 +390,21 @@ impl Engine {
             }
         }
         tx.set_presence(&presence, now)?;
+        let (command, until, factor) = match claims.command {
+            control::Command::Pause { until } => ("pause", until, None),
+            control::Command::Resume => ("resume", None, None),
+            control::Command::Guests { factor, until } => ("guests", Some(until), Some(factor)),
+        };
+        tx.ledger_append(
+            ledger::Kind::Presence,
+            &ledger::Presence {
+                by: claims.member.clone(),
+                command: command.into(),
+                until,
+                factor,
+            },
+            now,
+        )?;
         Ok(Ok(Handled::AllItems))
     }
 
@@ -497,10 +513,24 @@ impl Engine {
                 claims.member, intent.id
             ));
         }
+        let reply_digest = keys::to_hex(&approval::reply_digest(msg.payload));
+        let by = format!("member:{}", claims.member);
+        let logged = match claims.verdict {
+            approval::Verdict::Approve => Logged::MemberApproved,
+            approval::Verdict::Deny => Logged::MemberDenied,
+        };
+        record(
+            tx,
+            &intent,
+            logged,
+            &by,
+            Vec::new(),
+            vec![reply_digest],
+            now,
+        )?;
         match claims.verdict {
             approval::Verdict::Deny => {
                 tracing::info!(intent = %intent.id, item = %intent.item, member = %claims.member, "denied by member");
-                let by = format!("member:{}", claims.member);
                 tx.transition_intent(
                     &intent.id,
                     IntentState::AwaitingApproval,
@@ -520,10 +550,19 @@ impl Engine {
                     .collect();
                 tracing::info!(intent = %intent.id, item = %intent.item, member = %claims.member, have = approvals.len(), need = intent.approvals_required, "approved by member");
                 if approvals.len() as u32 >= intent.approvals_required {
-                    let digests = approvals
+                    let digests: Vec<[u8; 32]> = approvals
                         .iter()
                         .filter_map(|a| <[u8; 32]>::try_from(a.digest.as_slice()).ok())
                         .collect();
+                    record(
+                        tx,
+                        &intent,
+                        Logged::Approved,
+                        "members",
+                        Vec::new(),
+                        digests.iter().map(|d| keys::to_hex(d)).collect(),
+                        now,
+                    )?;
                     tx.transition_intent(
                         &intent.id,
                         IntentState::AwaitingApproval,
@@ -584,6 +623,12 @@ impl Engine {
             return Ok(Ok(Handled::Done));
         }
         tx.transition_intent(&row.id, row.state, to, Some("shop"), now)?;
+        let logged = match ack.status {
+            AckStatus::Accepted => Logged::ShopAccepted,
+            AckStatus::Delivered => Logged::ShopDelivered,
+            AckStatus::Rejected => Logged::ShopRejected,
+        };
+        record(tx, &row, logged, "shop", Vec::new(), Vec::new(), now)?;
         match ack.status {
             AckStatus::Accepted => {
                 tracing::info!(intent = %row.id, item = %row.item, "shop accepted intent")
@@ -654,6 +699,16 @@ impl Engine {
                 tracing::info!("pause ended as scheduled: resumed");
                 self.resume(&tx, &mut presence, now)?;
                 tx.set_presence(&presence, now)?;
+                tx.ledger_append(
+                    ledger::Kind::Presence,
+                    &ledger::Presence {
+                        by: "schedule".into(),
+                        command: "resume".into(),
+                        until: None,
+                        factor: None,
+                    },
+                    now,
+                )?;
             } else {
                 // Away: nothing is proposed.
                 return tx.commit();
@@ -680,6 +735,15 @@ impl Engine {
                 )?
             {
                 tracing::info!(intent = %intent.id, item = %intent.item, "approval request expired unanswered");
+                record(
+                    tx,
+                    &intent,
+                    Logged::Expired,
+                    "expiry",
+                    Vec::new(),
+                    Vec::new(),
+                    now,
+                )?;
                 self.clear_request(tx, &intent.id, now)?;
                 // Unanswered is "not now": ask again after a day.
                 self.learn(
@@ -787,11 +851,25 @@ impl Engine {
             updated_at: now,
         };
         let first_rule = decision.reasons.first().map_or("rules", |r| r.rule);
+        let rule_reasons: Vec<String> = decision
+            .reasons
+            .iter()
+            .map(|r| format!("{}: {}", r.rule, r.text))
+            .collect();
         tracing::info!(item = %item.id, packages = proposal.packages, ceiling, level = ?fc.level, days_left = ?fc.days_left, verdict = ?decision.verdict, "reorder proposed");
         match decision.verdict {
             Verdict::AutoApprove => {
                 row.decided_by = Some(format!("rule:{first_rule}"));
                 tx.insert_intent(&row)?;
+                record(
+                    tx,
+                    &row,
+                    Logged::AutoApproved,
+                    &format!("rule:{first_rule}"),
+                    rule_reasons,
+                    Vec::new(),
+                    now,
+                )?;
                 self.enqueue_intent(tx, &row, Evidence::Rule(first_rule.to_owned()), now)?;
             }
             Verdict::Ask {
@@ -807,6 +885,15 @@ impl Engine {
                 row.expires_at = Some(expires_at);
                 row.approvals_required = approvals_required.max(1);
                 tx.insert_intent(&row)?;
+                record(
+                    tx,
+                    &row,
+                    Logged::Asked,
+                    &format!("rule:{first_rule}"),
+                    rule_reasons,
+                    Vec::new(),
+                    now,
+                )?;
                 let request = self.approval_request(item, &row, &nonce, expires_at);
                 let payload = serde_json::to_vec(&request).unwrap_or_default();
                 let topic = self.topics.approval_request(&row.id);
@@ -826,6 +913,15 @@ impl Engine {
                 row.state = IntentState::Refused;
                 row.decided_by = Some(format!("rule:{first_rule}"));
                 tx.insert_intent(&row)?;
+                record(
+                    tx,
+                    &row,
+                    Logged::Refused,
+                    &format!("rule:{first_rule}"),
+                    rule_reasons,
+                    Vec::new(),
+                    now,
+                )?;
             }
         }
         Ok(())
@@ -924,7 +1020,7 @@ impl Engine {
     /// Withdraws an approval request: drops it if it never went out,
     /// otherwise clears the retained message.
     fn clear_request(&self, tx: &Tx<'_>, intent_id: &str, now: i64) -> store::Result<()> {
-        if tx.cancel_unsent(intent_id, "approval_request")? > 0 {
+        if tx.cancel_unsent(intent_id, "approval_request", now)? > 0 {
             return Ok(());
         }
         let topic = self.topics.approval_request(intent_id);
@@ -971,6 +1067,34 @@ enum Handled {
     Done,
     /// Changed every item (presence): decide for all of them.
     AllItems,
+}
+
+/// Appends a decision about `intent` to the ledger (same transaction).
+fn record(
+    tx: &Tx<'_>,
+    intent: &IntentRow,
+    verdict: Logged,
+    by: &str,
+    rules: Vec<String>,
+    replies: Vec<String>,
+    now: i64,
+) -> store::Result<()> {
+    tx.ledger_append(
+        ledger::Kind::Decision,
+        &ledger::Decision {
+            intent: intent.id.clone(),
+            item: intent.item.clone(),
+            verdict,
+            by: by.to_owned(),
+            packages: intent.packages,
+            price_ceiling: intent.price_ceiling,
+            currency: intent.currency.clone(),
+            rules,
+            replies,
+        },
+        now,
+    )?;
+    Ok(())
 }
 
 /// Local time facts.

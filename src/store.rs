@@ -8,6 +8,8 @@
 //! - a member's reply counts at most once per intent (UNIQUE).
 
 use crate::core::forecast::ItemState;
+use crate::keys;
+use crate::ledger;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -86,6 +88,7 @@ impl StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` = applied count.
+/// Append only: a released migration is never edited.
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE observations (
@@ -190,6 +193,19 @@ CREATE TABLE presence (
 CREATE TABLE member_control (
     member   TEXT PRIMARY KEY,
     last_iat INTEGER NOT NULL
+);
+"#,
+    // 3: the hash-chained ledger (see `ledger`). `body` is NULL only when a
+    // recorded forget erased it; the chain commits to `body_sha256`.
+    r#"
+CREATE TABLE ledger (
+    seq         INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    kind        TEXT    NOT NULL,
+    body        TEXT,
+    body_sha256 BLOB    NOT NULL,
+    prev_hash   BLOB    NOT NULL,
+    hash        BLOB    NOT NULL
 );
 "#,
 ];
@@ -417,6 +433,105 @@ pub struct DeadLetterRow {
     pub size: usize,
     /// Why it was refused.
     pub reason: String,
+}
+
+/// One ledger entry as stored (see `ledger` for the chain rule).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerRow {
+    /// Sequence number, from 1, without gaps.
+    pub seq: i64,
+    /// When it was appended (Unix seconds).
+    pub at: i64,
+    /// `ledger::Kind` name.
+    pub kind: String,
+    /// Compact JSON body; `None` once a recorded forget erased it.
+    pub body: Option<String>,
+    /// SHA-256 of the body bytes.
+    pub body_sha256: Vec<u8>,
+    /// Hash of the previous entry (zeros for the first).
+    pub prev_hash: Vec<u8>,
+    /// SHA-256(prev_hash ‖ canonical entry).
+    pub hash: Vec<u8>,
+}
+
+/// The tables `larder export` writes, in document order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// Stored sensor observations.
+    Observations,
+    /// Newest sequence number per device.
+    DeviceSeq,
+    /// Learned item state (JSON).
+    ItemState,
+    /// Intents and their lifecycle.
+    Intents,
+    /// Accepted member replies.
+    Approvals,
+    /// Outbound messages (sent and unsent).
+    Outbox,
+    /// Refused inbound messages.
+    DeadLetters,
+    /// Counters.
+    Counters,
+    /// The hash-chained ledger.
+    Ledger,
+}
+
+impl Table {
+    /// Every exported table, in document order.
+    pub const ALL: [Table; 9] = [
+        Table::Observations,
+        Table::DeviceSeq,
+        Table::ItemState,
+        Table::Intents,
+        Table::Approvals,
+        Table::Outbox,
+        Table::DeadLetters,
+        Table::Counters,
+        Table::Ledger,
+    ];
+
+    /// The SQL table name (also the export document's key).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Observations => "observations",
+            Table::DeviceSeq => "device_seq",
+            Table::ItemState => "item_state",
+            Table::Intents => "intents",
+            Table::Approvals => "approvals",
+            Table::Outbox => "outbox",
+            Table::DeadLetters => "dead_letters",
+            Table::Counters => "counters",
+            Table::Ledger => "ledger",
+        }
+    }
+
+    /// Row order: the natural key, so exports are stable.
+    fn order(self) -> &'static str {
+        match self {
+            Table::DeviceSeq => "device",
+            Table::ItemState => "item",
+            Table::Intents => "created_at, id",
+            Table::Counters => "name",
+            Table::Ledger => "seq",
+            _ => "id",
+        }
+    }
+}
+
+/// A column value as exported: BLOBs become lowercase hex text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// SQL NULL.
+    Null,
+    /// INTEGER.
+    Integer(i64),
+    /// REAL.
+    Real(f64),
+    /// TEXT.
+    Text(String),
+    /// BLOB, as lowercase hex.
+    Hex(String),
 }
 
 /// What happened to an inserted observation.
@@ -1015,6 +1130,177 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Columns of a ledger row, in `ledger_from_row` order.
+const LEDGER_COLUMNS: &str = "seq, at, kind, body, body_sha256, prev_hash, hash";
+
+fn ledger_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRow> {
+    Ok(LedgerRow {
+        seq: row.get(0)?,
+        at: row.get(1)?,
+        kind: row.get(2)?,
+        body: row.get(3)?,
+        body_sha256: row.get(4)?,
+        prev_hash: row.get(5)?,
+        hash: row.get(6)?,
+    })
+}
+
+impl Reader<'_> {
+    /// Whether the database has the ledger (schema version 2 or later).
+    pub fn has_ledger(&self) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// The last entry's `(seq, hash)`, if any.
+    pub fn ledger_head(&self) -> Result<Option<(i64, Vec<u8>)>> {
+        self.conn
+            .query_row(
+                "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Number of ledger entries.
+    pub fn ledger_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM ledger", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    /// The newest `limit` entries, oldest first.
+    pub fn ledger_recent(&self, limit: u32) -> Result<Vec<LedgerRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {LEDGER_COLUMNS} FROM (SELECT * FROM ledger ORDER BY seq DESC LIMIT ?1) ORDER BY seq"
+            ))
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([limit], ledger_from_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Entries whose body names the intent, oldest first.
+    pub fn ledger_for_intent(&self, intent: &str) -> Result<Vec<LedgerRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {LEDGER_COLUMNS} FROM ledger WHERE json_valid(body) \
+                 AND json_extract(body, '$.intent') = ?1 ORDER BY seq"
+            ))
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([intent], ledger_from_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// Calls `f` on every entry in `seq` order until it returns false.
+    pub fn each_ledger_entry(&self, mut f: impl FnMut(LedgerRow) -> bool) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {LEDGER_COLUMNS} FROM ledger ORDER BY seq"))
+            .map_err(self.err())?;
+        let mut rows = stmt.query([]).map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            if !f(ledger_from_row(row).map_err(self.err())?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Intents whose id starts with `prefix` (hex only), at most `limit`.
+    pub fn intents_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<IntentRow>> {
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {INTENT_COLUMNS} FROM intents WHERE substr(id, 1, length(?1)) = lower(?1) \
+                 ORDER BY created_at DESC LIMIT ?2"
+            ))
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![prefix, limit], intent_from_row)
+            .map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
+    /// The item's most recent intent, open or closed.
+    pub fn latest_intent(&self, item: &str) -> Result<Option<IntentRow>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {INTENT_COLUMNS} FROM intents WHERE item = ?1 \
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                ),
+                [item],
+                intent_from_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Number of rows in a table.
+    pub fn row_count(&self, table: Table) -> Result<u64> {
+        self.conn
+            .query_row(&format!("SELECT COUNT(*) FROM {}", table.name()), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    /// Calls `f` with the column names and cells of every row of `table`,
+    /// in a stable order, one row at a time (for `larder export`).
+    pub fn each_row(
+        &self,
+        table: Table,
+        mut f: impl FnMut(&[String], Vec<Cell>) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT * FROM {} ORDER BY {}",
+                table.name(),
+                table.order()
+            ))
+            .map_err(self.err())?;
+        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let mut rows = stmt.query([]).map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let mut cells = Vec::with_capacity(names.len());
+            for i in 0..names.len() {
+                cells.push(match row.get_ref(i).map_err(self.err())? {
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Integer(n) => Cell::Integer(n),
+                    ValueRef::Real(x) => Cell::Real(x),
+                    ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Cell::Hex(keys::to_hex(b)),
+                });
+            }
+            if let Err(e) = f(&names, cells) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
 impl Tx<'_> {
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         at(&self.path)
@@ -1207,7 +1493,23 @@ impl Tx<'_> {
                 ],
             )
             .map_err(self.err())?;
-        Ok(self.tx.last_insert_rowid())
+        let id = self.tx.last_insert_rowid();
+        self.ledger_append(
+            ledger::Kind::Outbound,
+            &ledger::Outbound {
+                outbox: id,
+                message: msg.kind.to_owned(),
+                topic: msg.topic.to_owned(),
+                retain: msg.retain,
+                intent: msg.intent_id.map(str::to_owned),
+                not_before: msg.not_before,
+                payload_bytes: msg.payload.len(),
+                payload_sha256: ledger::sha256_hex(msg.payload),
+                payload: keys::to_hex(msg.payload),
+            },
+            now,
+        )?;
+        Ok(id)
     }
 
     /// Marks an outbox row sent (after the broker's PUBACK); returns the row
@@ -1223,26 +1525,88 @@ impl Tx<'_> {
             )
             .optional()
             .map_err(self.err())?;
-        if row.is_some() {
+        if let Some(row) = &row {
             self.tx
                 .execute(
                     "UPDATE outbox SET sent_at = ?2 WHERE id = ?1",
                     params![id, now],
                 )
                 .map_err(self.err())?;
+            self.ledger_append(
+                ledger::Kind::Published,
+                &ledger::Published {
+                    outbox: row.id,
+                    message: row.kind.clone(),
+                    topic: row.topic.clone(),
+                    intent: row.intent_id.clone(),
+                    payload_sha256: ledger::sha256_hex(&row.payload),
+                },
+                now,
+            )?;
         }
         Ok(row)
     }
 
     /// Drops unsent outbox rows of a kind for an intent (e.g. a prompt that
-    /// is no longer needed); returns how many.
-    pub fn cancel_unsent(&self, intent_id: &str, kind: &str) -> Result<usize> {
+    /// is no longer needed), recording each in the ledger; returns how many.
+    pub fn cancel_unsent(&self, intent_id: &str, kind: &str, now: i64) -> Result<usize> {
+        let mut stmt = self
+            .tx
+            .prepare(
+                "SELECT id, payload FROM outbox WHERE intent_id = ?1 AND kind = ?2 \
+                 AND sent_at IS NULL ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let doomed: Vec<(i64, Vec<u8>)> = stmt
+            .query_map(params![intent_id, kind], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        for (id, payload) in &doomed {
+            self.tx
+                .execute("DELETE FROM outbox WHERE id = ?1", [id])
+                .map_err(self.err())?;
+            self.ledger_append(
+                ledger::Kind::Withdrawn,
+                &ledger::Withdrawn {
+                    outbox: *id,
+                    message: kind.to_owned(),
+                    intent: Some(intent_id.to_owned()),
+                    payload_sha256: ledger::sha256_hex(payload),
+                },
+                now,
+            )?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// Appends an entry to the hash-chained ledger in this transaction;
+    /// returns its sequence number.
+    pub fn ledger_append(
+        &self,
+        kind: ledger::Kind,
+        body: &impl serde::Serialize,
+        now: i64,
+    ) -> Result<i64> {
+        let body = serde_json::to_string(body).map_err(|e| StoreError::Decode {
+            path: self.path.clone(),
+            detail: format!("ledger {} body: {e}", kind.as_str()),
+        })?;
+        let (last, prev) = self
+            .read()
+            .ledger_head()?
+            .unwrap_or((0, ledger::GENESIS.to_vec()));
+        let seq = last + 1;
+        let digest = ledger::sha256(body.as_bytes());
+        let hash = ledger::entry_hash(&prev, seq, now, kind.as_str(), &digest);
         self.tx
             .execute(
-                "DELETE FROM outbox WHERE intent_id = ?1 AND kind = ?2 AND sent_at IS NULL",
-                params![intent_id, kind],
+                "INSERT INTO ledger (seq, at, kind, body, body_sha256, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![seq, now, kind.as_str(), body, digest, prev, hash],
             )
-            .map_err(self.err())
+            .map_err(self.err())?;
+        Ok(seq)
     }
 
     /// Stores a refused message with its reason (payload truncated).

@@ -483,4 +483,16 @@ fn a_paused_household_gets_no_orders_until_a_member_resumes() {
             .paused_since
             .is_none()
     );
+    // Both commands are in the household's ledger, with who signed them.
+    let shown = Command::new(LARDER)
+        .arg("--config")
+        .arg(&config)
+        .args(["ledger", "show"])
+        .output()
+        .expect("ledger show");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("pause by alex") && shown.contains("resume by alex"),
+        "{shown}"
+    );
 }

@@ -10,4 +10,5 @@ mod demo;
 mod end_to_end;
 mod faults;
 mod hostile;
+mod privacy;
 mod restart;
