@@ -396,3 +396,127 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
         );
     }
 }
+
+/// Egress minimisation: capture everything larder publishes during a run
+/// with an auto-approved and a member-approved order, and check that what
+/// goes upstream carries only the documented fields and nothing about the
+/// household (member names, device ids, slots, levels, item names).
+#[test]
+fn only_the_closed_intent_field_list_goes_upstream() {
+    let broker = Broker::start();
+    let dir = TempDir::new("egress");
+    let alex = larder::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
+    let setup = Setup {
+        members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
+        ..Setup::default()
+    };
+    let config = write_config(&dir, &broker, &setup);
+    let everything = Watcher::start(broker.port, &["#".to_string()]);
+    let _daemon = Daemon::start(&config);
+    wait_for_db(&dir);
+    wait_online(broker.port, "testhub");
+    let fridge = "larder/testhub/devices/fridge/events";
+    for (seq, level) in [(1, 1.0), (2, 0.6), (3, 0.3)] {
+        mosquitto_pub(
+            broker.port,
+            fridge,
+            &level_json("fridge", "milk", 1, seq, level),
+        );
+    }
+    mosquitto_pub(
+        broker.port,
+        "larder/testhub/devices/washer/events",
+        &detergent_added(100.0),
+    );
+    wait_until(Duration::from_secs(20), "an approval request", || {
+        !everything.under("larder/testhub/approvals/").is_empty()
+    });
+    let request: larder::approval::ApprovalRequest =
+        serde_json::from_slice(&everything.under("larder/testhub/approvals/")[0].payload)
+            .expect("request");
+    let approved = larder(
+        &config,
+        &[
+            "approve",
+            &request.intent,
+            "--key",
+            &dir.join("alex.key").display().to_string(),
+        ],
+    );
+    assert!(approved.status.success(), "{}", text(&approved.stderr));
+    let upstream = "larder/testhub/upstream/intents";
+    wait_until(Duration::from_secs(20), "two intents upstream", || {
+        everything.on(upstream).len() >= 2
+    });
+    std::thread::sleep(Duration::from_millis(500));
+
+    let allowed = [
+        "v",
+        "id",
+        "hub",
+        "product",
+        "packages",
+        "price_ceiling",
+        "currency",
+        "deliver_after",
+        "deliver_before",
+        "evidence",
+        "iat",
+    ];
+    let forbidden = [
+        "alex",
+        "fridge",
+        "washer",
+        "milk\"",
+        "detergent\"",
+        "Milk 1 L",
+        "level",
+        "amount",
+        "dose",
+        "slot",
+        "device",
+        "rate",
+        "days_left",
+    ];
+    let hub_key = hub_public_key(&dir);
+    for seen in everything.on(upstream) {
+        // The signed payload is the whole message: decode its CBOR map.
+        larder::intent::verify_intent(&seen.payload, &hub_key).expect("a hub-signed intent");
+        let envelope: ciborium::Value =
+            ciborium::de::from_reader(seen.payload.as_slice()).expect("cbor");
+        let ciborium::Value::Tag(18, inner) = envelope else {
+            panic!("not a tagged COSE_Sign1")
+        };
+        let ciborium::Value::Array(parts) = *inner else {
+            panic!("not a COSE array")
+        };
+        let ciborium::Value::Bytes(payload) = &parts[2] else {
+            panic!("no attached payload")
+        };
+        let map: ciborium::Value = ciborium::de::from_reader(payload.as_slice()).expect("map");
+        let ciborium::Value::Map(entries) = map else {
+            panic!("payload is not a map")
+        };
+        for (key, _) in &entries {
+            let ciborium::Value::Text(key) = key else {
+                panic!("non-text key")
+            };
+            assert!(
+                allowed.contains(&key.as_str()),
+                "undocumented field {key:?} upstream"
+            );
+        }
+        let bytes = String::from_utf8_lossy(&seen.payload).into_owned();
+        for needle in forbidden {
+            assert!(
+                !bytes.contains(needle),
+                "{needle:?} leaked upstream: {bytes:?}"
+            );
+        }
+    }
+    // Nothing else larder publishes leaves the hub's own topic space.
+    for seen in everything.seen.lock().expect("lock").iter() {
+        let ours = seen.topic.starts_with("larder/testhub/");
+        assert!(ours, "unexpected topic {}", seen.topic);
+    }
+}
