@@ -340,7 +340,33 @@ pub fn open_reply(
     hub: &str,
     member_key: impl Fn(&str) -> Option<([u8; 32], bool)>,
 ) -> Result<ReplyClaims, ReplyError> {
-    if bytes.len() > MAX_REPLY_BYTES {
+    let (kid, payload) = open_member_signed(bytes, MAX_REPLY_BYTES, &reply_aad(hub), member_key)?;
+    let claims = decode_claims(&payload).map_err(ReplyError::Malformed)?;
+    if claims.member != kid {
+        return Err(ReplyError::Malformed(
+            "member does not match key id".to_owned(),
+        ));
+    }
+    if claims.hub != hub {
+        return Err(ReplyError::Malformed(format!(
+            "reply is for hub {:?}, not {hub:?}",
+            claims.hub
+        )));
+    }
+    Ok(claims)
+}
+
+/// The checks every member-signed message shares (approval replies and
+/// control messages): size, COSE_Sign1 envelope with protected EdDSA, a
+/// UTF-8 kid naming a member who may approve, and the signature under
+/// `aad`. Returns the kid and the still-undecoded payload.
+pub(crate) fn open_member_signed(
+    bytes: &[u8],
+    max_bytes: usize,
+    aad: &[u8],
+    member_key: impl Fn(&str) -> Option<([u8; 32], bool)>,
+) -> Result<(String, Vec<u8>), ReplyError> {
+    if bytes.len() > max_bytes {
         return Err(ReplyError::TooLarge(bytes.len()));
     }
     let envelope = open_envelope(bytes).map_err(|e| match e {
@@ -359,23 +385,10 @@ pub fn open_reply(
     if !may_approve {
         return Err(ReplyError::NotApprover(kid));
     }
-    if !envelope.verify(&public_key, &reply_aad(hub)) {
+    if !envelope.verify(&public_key, aad) {
         return Err(ReplyError::BadSignature(kid));
     }
-
-    let claims = decode_claims(&envelope.payload).map_err(ReplyError::Malformed)?;
-    if claims.member != kid {
-        return Err(ReplyError::Malformed(
-            "member does not match key id".to_owned(),
-        ));
-    }
-    if claims.hub != hub {
-        return Err(ReplyError::Malformed(format!(
-            "reply is for hub {:?}, not {hub:?}",
-            claims.hub
-        )));
-    }
-    Ok(claims)
+    Ok((kid, envelope.payload))
 }
 
 /// SHA-256 of a reply envelope (approval evidence and ledger reference).

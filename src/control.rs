@@ -5,9 +5,7 @@
 //! Replay protection is the engine's: a member's `iat` must be newer than the
 //! last control message accepted from that member.
 
-use crate::approval::{
-    CborFields, EnvelopeError, ReplyError, cbor_i64, cbor_text, open_envelope, sign1,
-};
+use crate::approval::{CborFields, ReplyError, cbor_i64, cbor_text, open_member_signed, sign1};
 use crate::keys::SigningKey;
 
 /// Largest control message accepted, in bytes (checked before parsing).
@@ -102,28 +100,8 @@ pub fn open_control(
     hub: &str,
     member_key: impl Fn(&str) -> Option<([u8; 32], bool)>,
 ) -> Result<ControlClaims, ReplyError> {
-    if bytes.len() > MAX_CONTROL_BYTES {
-        return Err(ReplyError::TooLarge(bytes.len()));
-    }
-    let envelope = open_envelope(bytes).map_err(|e| match e {
-        EnvelopeError::Malformed(m) => ReplyError::Malformed(m),
-        EnvelopeError::Algorithm => ReplyError::Algorithm,
-    })?;
-    let kid = std::str::from_utf8(&envelope.kid)
-        .map_err(|_| ReplyError::Malformed("key id is not UTF-8".to_owned()))?;
-    if kid.len() > NAME_MAX_BYTES {
-        return Err(ReplyError::UnknownMember(crate::wire::clip(kid)));
-    }
-    let kid = kid.to_owned();
-    let (public_key, may_approve) =
-        member_key(&kid).ok_or_else(|| ReplyError::UnknownMember(kid.clone()))?;
-    if !may_approve {
-        return Err(ReplyError::NotApprover(kid));
-    }
-    if !envelope.verify(&public_key, &aad(hub)) {
-        return Err(ReplyError::BadSignature(kid));
-    }
-    let claims = decode(&envelope.payload).map_err(ReplyError::Malformed)?;
+    let (kid, payload) = open_member_signed(bytes, MAX_CONTROL_BYTES, &aad(hub), member_key)?;
+    let claims = decode(&payload).map_err(ReplyError::Malformed)?;
     if claims.member != kid {
         return Err(ReplyError::Malformed(
             "member does not match key id".to_owned(),
