@@ -62,6 +62,8 @@ pub enum Command {
     Approve(Reply),
     /// Deny a pending intent (sign and publish the reply).
     Deny(Reply),
+    /// Measure footprint and speed on this machine (needs mosquitto); prints a table.
+    Bench(crate::bench::Options),
 }
 
 /// Configuration subcommands.
@@ -120,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli.config)?;
             runtime()?.block_on(send_reply(&config, &reply, approval::Verdict::Deny))
         }
+        Command::Bench(options) => crate::bench::run(&options),
     }
 }
 
