@@ -90,6 +90,8 @@ pub enum Command {
     },
     /// Deny a pending intent (sign and publish the reply).
     Deny(Reply),
+    /// Measure footprint and speed on this machine (needs mosquitto); prints a table.
+    Bench(crate::bench::Options),
     /// Replay purchase histories (`household_id,item,date,qty`) through
     /// larder's reorder policy and the peer baselines; writes
     /// `PREFIX_per_series.csv` and `PREFIX_summary.csv`.
@@ -299,6 +301,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli.config)?;
             ledger(&open_database(&config)?, action)
         }
+        Command::Bench(options) => crate::bench::run(&options),
     }
 }
 

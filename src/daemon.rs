@@ -76,6 +76,7 @@ pub struct Running {
     outbound_client: AsyncClient,
     status_topic: String,
     tasks: Vec<JoinHandle<()>>,
+    acker: JoinHandle<()>,
     timers: Vec<JoinHandle<()>>,
     database: PathBuf,
 }
@@ -111,6 +112,14 @@ impl Running {
         self.stopping.store(true, Ordering::SeqCst);
         let _ = self.commands.send(Command::Stop).await;
         let writer_result = self.writer.await.context("writer thread panicked")?;
+        // The writer is gone, so its ack queue is closed: hand every ack to
+        // the client before going offline and disconnecting.
+        if tokio::time::timeout(Duration::from_secs(5), self.acker)
+            .await
+            .is_err()
+        {
+            tracing::warn!("acks not all queued within 5 s; the broker will redeliver those");
+        }
         let _ = self
             .ingest_client
             .publish(self.status_topic, QoS::AtLeastOnce, true, "offline")
@@ -227,25 +236,24 @@ pub async fn start(
     let processed = Arc::new(AtomicU64::new(0));
     let stopping = Arc::new(AtomicBool::new(false));
     let relay_wake = Arc::new(Notify::new());
+    let (acks, acks_rx) = mpsc::unbounded_channel();
+    let acker = tokio::spawn(send_acks(ingest_client.clone(), acks_rx));
     let writer = {
-        let client = ingest_client.clone();
         let clock = clock.clone();
         let processed = processed.clone();
         let relay_wake = relay_wake.clone();
         let shutdown = shutdown_rx.clone();
         let stopping = stopping.clone();
-        let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             Writer {
                 engine,
                 store,
-                client,
+                acks,
                 clock,
                 processed,
                 relay_wake,
                 shutdown,
                 stopping,
-                rt,
             }
             .run(commands_rx)
         })
@@ -294,6 +302,7 @@ pub async fn start(
         outbound_client,
         status_topic: topics.status,
         tasks,
+        acker,
         timers,
         database,
     })
@@ -363,17 +372,32 @@ async fn forward_ingest(mut events: mpsc::Receiver<Polled>, commands: mpsc::Send
     }
 }
 
+/// Hands the writer's acks to the ingest client, in commit order.
+///
+/// The writer never waits on the client itself: the client's request
+/// queue only drains while the ingest poller runs, and under a large
+/// backlog the poller can be waiting for the writer to take messages
+/// (poller → forwarder → writer → client queue → poller). Found by
+/// `larder bench` with a 20 000-message backlog, where the daemon stalled.
+async fn send_acks(client: AsyncClient, mut acks: mpsc::UnboundedReceiver<rumqttc::Publish>) {
+    while let Some(publish) = acks.recv().await {
+        if let Err(e) = client.ack(&publish).await {
+            tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
+        }
+    }
+}
+
 /// The single SQLite writer, on its own thread.
 struct Writer {
     engine: Engine,
     store: Store,
-    client: AsyncClient,
+    /// Committed messages to acknowledge (see `send_acks`).
+    acks: mpsc::UnboundedSender<rumqttc::Publish>,
     clock: Arc<dyn Clock>,
     processed: Arc<AtomicU64>,
     relay_wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
     stopping: Arc<AtomicBool>,
-    rt: tokio::runtime::Handle,
 }
 
 impl Writer {
@@ -452,9 +476,9 @@ impl Writer {
             }
         };
         for publish in batch {
-            if let Err(e) = self.rt.block_on(self.client.ack(publish)) {
-                tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
-            }
+            // Only after the commit above. Fails only if the ack task is
+            // gone (shutting down); the broker then redelivers.
+            let _ = self.acks.send(publish.clone());
         }
         tracing::debug!(
             messages = batch.len(),

@@ -4,6 +4,7 @@
 //! everything else moves bytes (MQTT, SQLite, keys, clock).
 
 pub mod approval;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let cli = larder::cli::Cli::parse();
     // The demo prints its own timeline; the daemon's log would drown it.
     let default = match cli.command {
-        larder::cli::Command::Demo { .. } => "warn,rumqttd=off",
+        larder::cli::Command::Demo { .. } | larder::cli::Command::Bench(_) => "warn,rumqttd=off",
         _ => larder::telemetry::DEFAULT_FILTER,
     };
     larder::telemetry::init(default);
