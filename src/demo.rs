@@ -151,6 +151,26 @@ impl Sim {
         client
             .subscribe(config.upstream.topic.clone(), QoS::AtLeastOnce)
             .await?;
+        // Publish nothing before larder has subscribed: its retained
+        // `online` comes right after its subscriptions.
+        let status = format!("larder/{hub}/status");
+        client.subscribe(status.clone(), QoS::AtLeastOnce).await?;
+        let mut incoming = incoming;
+        let online = async {
+            while let Some(p) = incoming.recv().await {
+                if p.topic == status && p.payload.as_ref() == b"online" {
+                    return true;
+                }
+            }
+            false
+        };
+        if !tokio::time::timeout(Duration::from_secs(20), online)
+            .await
+            .unwrap_or(false)
+        {
+            bail!("larder did not come online on the embedded broker within 20 s");
+        }
+        client.unsubscribe(status).await?;
         let reader = Store::open_readonly(running.database())?;
         let start = clock.now();
         Ok(Sim {
@@ -264,6 +284,10 @@ impl Sim {
     async fn handle(&mut self, msg: rumqttc::Publish) -> anyhow::Result<()> {
         if msg.payload.is_empty() {
             return Ok(()); // a cleared approval request
+        }
+        let approvals = format!("larder/{}/approvals/", self.config.hub.id);
+        if msg.topic != self.config.upstream.topic && !msg.topic.starts_with(&approvals) {
+            return Ok(()); // e.g. a late status message
         }
         self.received += 1;
         let now = self.clock.now();
