@@ -227,11 +227,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run => {
             let config = load_config(&cli.config)?;
-            runtime()?.block_on(crate::daemon::run(
-                config,
-                Arc::new(SystemClock),
-                shutdown_signal(),
-            ))
+            let runtime = runtime()?;
+            // Handlers are installed before anything else happens: a SIGTERM
+            // that arrives while larder is still connecting stops it
+            // gracefully instead of killing it.
+            let shutdown = {
+                let _context = runtime.enter();
+                shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
+            };
+            runtime.block_on(crate::daemon::run(config, Arc::new(SystemClock), shutdown))
         }
         Command::Demo { days, seed } => runtime()?.block_on(crate::demo::run(days, seed)),
         Command::Status => status(&load_config(&cli.config)?),
@@ -399,20 +403,18 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now (inside a runtime
+/// context) and returns a future that completes on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 fn config_check(path: &Path) -> anyhow::Result<()> {
