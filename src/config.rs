@@ -148,6 +148,9 @@ pub struct Item {
     pub currency: String,
     /// Category for the approval rules.
     pub category: String,
+    /// The item's own order policy (`items[].order`), overriding its
+    /// category's.
+    pub order: Option<CategoryPolicy>,
     /// Device that measures it.
     pub device: String,
     /// Slot on that device.
@@ -295,11 +298,17 @@ impl Config {
             }
         }
         for (i, item) in self.items.iter().enumerate() {
-            if self.policy_for(&item.category) == CategoryPolicy::Deny {
-                out.push(format!(
-                    "items[{i}]: category {:?} is denied; larder will never order {:?}",
-                    item.category, item.id
-                ));
+            if self.policy_for_item(item) == CategoryPolicy::Deny {
+                out.push(match item.order {
+                    Some(_) => format!(
+                        "items[{i}].order: \"never\"; larder will never order {:?}",
+                        item.id
+                    ),
+                    None => format!(
+                        "items[{i}]: category {:?} is denied; larder will never order {:?}",
+                        item.category, item.id
+                    ),
+                });
             }
         }
         if self.rules.auto_approve_up_to > 0.0 && self.rules.monthly_budget.is_none() {
@@ -333,6 +342,13 @@ impl Config {
             .get(category)
             .copied()
             .unwrap_or(self.rules.default_policy)
+    }
+
+    /// The policy the rules apply to `item`: its own `order`, else its
+    /// category's.
+    pub fn policy_for_item(&self, item: &Item) -> CategoryPolicy {
+        item.order
+            .unwrap_or_else(|| self.policy_for(&item.category))
     }
 
     /// The item measured by `device` at `slot`, if any.
@@ -423,6 +439,7 @@ mod raw {
         pub price: Option<f64>,
         pub currency: Option<String>,
         pub category: Option<String>,
+        pub order: Option<String>,
         pub device: Option<String>,
         pub slot: Option<String>,
         pub measure: Option<String>,
@@ -920,6 +937,7 @@ impl Check {
                 }
             };
             let category = self.required(&p("category"), it.category);
+            let order = it.order.map(|v| self.policy(&p("order"), &v));
             let device = self.required(&p("device"), it.device);
             if !device.is_empty() && !devices.iter().any(|d| d.id == device) {
                 self.problem(
@@ -997,6 +1015,7 @@ impl Check {
                 price,
                 currency: item_currency,
                 category,
+                order,
                 device,
                 slot,
                 model: ItemModel {
@@ -1199,14 +1218,14 @@ impl Check {
 
     fn policy(&mut self, path: &str, value: &str) -> CategoryPolicy {
         match value {
-            "allow" => CategoryPolicy::Allow,
+            "allow" | "auto" => CategoryPolicy::Allow,
             "ask" => CategoryPolicy::Ask,
-            "deny" => CategoryPolicy::Deny,
+            "deny" | "never" => CategoryPolicy::Deny,
             other => {
                 self.problem(
                     path,
                     format_args!(
-                        "unknown policy {other:?}; expected \"allow\", \"ask\" or \"deny\""
+                        "unknown policy {other:?}; expected \"auto\" (or \"allow\"), \"ask\" or \"never\" (or \"deny\")"
                     ),
                 );
                 // The safe reading of a typo: ask.
@@ -1238,12 +1257,13 @@ impl Check {
         let askable: Vec<&str> = items
             .iter()
             .filter(|it| {
-                rules
-                    .categories
-                    .get(&it.category)
-                    .copied()
-                    .unwrap_or(rules.default_policy)
-                    != CategoryPolicy::Deny
+                it.order.unwrap_or_else(|| {
+                    rules
+                        .categories
+                        .get(&it.category)
+                        .copied()
+                        .unwrap_or(rules.default_policy)
+                }) != CategoryPolicy::Deny
             })
             .map(|it| it.id.as_str())
             .collect();

@@ -822,6 +822,7 @@ impl Engine {
             &rules::Order {
                 item: &item.id,
                 category: &item.category,
+                item_policy: item.order,
                 cost: ceiling,
             },
             &ctx,
@@ -931,12 +932,7 @@ impl Engine {
     /// the forecaster can size orders to avoid a prompt.
     fn auto_approve_for(&self, item: &Item) -> Option<forecast::AutoApprove> {
         let rules = &self.config.rules;
-        let allowed = rules
-            .categories
-            .get(&item.category)
-            .copied()
-            .unwrap_or(rules.default_policy)
-            == rules::CategoryPolicy::Allow;
+        let allowed = self.config.policy_for_item(item) == rules::CategoryPolicy::Allow;
         let package_ceiling = item.price * (1.0 + self.config.upstream.price_tolerance);
         if !allowed || rules.auto_approve_up_to <= 0.0 || package_ceiling <= 0.0 {
             return None;

@@ -346,16 +346,15 @@ fn reorder_level(item: &Item, state: &ItemState, level: f64, now: i64) -> Option
 /// How the current rules would treat an order of `cost`.
 fn rule_outlook(out: &mut String, config: &Config, item: &Item, cost: f64, spent: f64) {
     let rules = &config.rules;
-    let policy = config.policy_for(&item.category);
+    let policy = config.policy_for_item(item);
     let ceiling = cost * (1.0 + config.upstream.price_tolerance);
+    let whose = match item.order {
+        Some(_) => format!("item {:?}'s own order policy", item.id),
+        None => format!("category {:?}", item.category),
+    };
     let verdict = match policy {
-        CategoryPolicy::Deny => {
-            format!("category {:?} is deny: it would be refused", item.category)
-        }
-        CategoryPolicy::Ask => format!(
-            "category {:?} is ask: a member would be asked",
-            item.category
-        ),
+        CategoryPolicy::Deny => format!("{whose} is never: it would be refused"),
+        CategoryPolicy::Ask => format!("{whose} is ask: a member would be asked"),
         CategoryPolicy::Allow if ceiling <= rules.auto_approve_up_to => format!(
             "ceiling about {:.2} ≤ auto-approve limit {:.2}: it would be auto-approved (budget permitting)",
             ceiling, rules.auto_approve_up_to
@@ -491,7 +490,7 @@ fn changes(config: &Config, item: Option<&Item>, ev: &IntentEvidence, now: i64) 
     let limit = rules.auto_approve_up_to;
     let ceiling = i.price_ceiling;
     let category = item.map(|it| it.category.as_str());
-    let policy = category.map(|c| config.policy_for(c));
+    let policy = item.map(|it| config.policy_for_item(it));
     let headroom = rules.monthly_budget.map(|b| b - ev.item.spent_this_month);
     let mut lines = Vec::new();
     let by_rule = i
@@ -505,10 +504,13 @@ fn changes(config: &Config, item: Option<&Item>, ev: &IntentEvidence, now: i64) 
                 i.decided_by.as_deref().unwrap_or("a rule")
             ));
             if policy == Some(CategoryPolicy::Deny) {
-                lines.push(format!(
-                    "category {:?} is set to deny; setting it to ask or allow in [rules.categories] would let larder propose it",
-                    category.unwrap_or("")
-                ));
+                lines.push(match item.and_then(|it| it.order) {
+                    Some(_) => "the item's own order policy is never; setting its `order` to ask or auto would let larder propose it".to_owned(),
+                    None => format!(
+                        "category {:?} is set to never; setting it to ask or auto in [rules.categories] would let larder propose it",
+                        category.unwrap_or("")
+                    ),
+                });
             }
             if let Some(cap) = rules.max_orders_per_item {
                 lines.push(format!(

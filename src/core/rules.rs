@@ -67,6 +67,8 @@ pub struct Order<'a> {
     pub item: &'a str,
     /// Item category.
     pub category: &'a str,
+    /// The item's own policy, overriding its category's (`items[].order`).
+    pub item_policy: Option<CategoryPolicy>,
     /// Most the order may cost (the price ceiling sent upstream).
     pub cost: f64,
 }
@@ -128,15 +130,21 @@ const DAY_MINUTES: u16 = 1440;
 /// it through; for an ask, why it is asked (budget, category, auto limit),
 /// then how many approvals it needs, then quiet hours.
 pub fn decide(rules: &Rules, order: &Order<'_>, ctx: &Context) -> Decision {
-    let (policy, listed) = match rules.categories.get(order.category) {
-        Some(policy) => (*policy, true),
-        None => (rules.default_policy, false),
+    let (policy, policy_reason) = match order.item_policy {
+        Some(policy) => (policy, item_reason(order.item, policy)),
+        None => match rules.categories.get(order.category) {
+            Some(policy) => (*policy, category_reason(order.category, *policy, true)),
+            None => (
+                rules.default_policy,
+                category_reason(order.category, rules.default_policy, false),
+            ),
+        },
     };
 
     // 1 and 2: rules that deny.
     let mut denials = Vec::new();
     if policy == CategoryPolicy::Deny {
-        denials.push(category_reason(order.category, policy, listed));
+        denials.push(policy_reason.clone());
     }
     if let Some(cap) = rules.max_orders_per_item {
         if ctx.orders_for_item_in_period >= cap.count {
@@ -200,7 +208,7 @@ pub fn decide(rules: &Rules, order: &Order<'_>, ctx: &Context) -> Decision {
             ),
         }];
         reasons.extend(budget.map(|(_, reason)| reason));
-        reasons.push(category_reason(order.category, policy, listed));
+        reasons.push(policy_reason.clone());
         return Decision {
             verdict: Verdict::AutoApprove,
             reasons,
@@ -218,7 +226,7 @@ pub fn decide(rules: &Rules, order: &Order<'_>, ctx: &Context) -> Decision {
         }
     }
     if policy == CategoryPolicy::Ask {
-        reasons.push(category_reason(order.category, policy, listed));
+        reasons.push(policy_reason.clone());
     } else if limit > 0.0 {
         if !within_limit {
             let text = if order.cost > limit {
@@ -319,6 +327,18 @@ fn category_reason(category: &str, policy: CategoryPolicy, listed: bool) -> Reas
     }
 }
 
+fn item_reason(item: &str, policy: CategoryPolicy) -> Reason {
+    let what = match policy {
+        CategoryPolicy::Allow => "may be auto-approved",
+        CategoryPolicy::Ask => "always asks a member",
+        CategoryPolicy::Deny => "is never ordered",
+    };
+    Reason {
+        rule: "item",
+        text: format!("item '{item}' {what} (its own order policy)"),
+    }
+}
+
 /// An amount with two decimals and no currency.
 fn money(x: f64) -> String {
     format!("{x:.2}")
@@ -381,8 +401,46 @@ mod tests {
         Order {
             item: "milk",
             category,
+            item_policy: None,
             cost,
         }
+    }
+
+    #[test]
+    fn an_items_own_policy_overrides_its_category() {
+        let c = ctx();
+        let never = Order {
+            item_policy: Some(CategoryPolicy::Deny),
+            ..order("dairy", 2.0)
+        };
+        let d = decide(&rules(), &never, &c);
+        assert_eq!(d.verdict, Verdict::Deny);
+        assert_eq!(rule_names(&d), ["item"]);
+        assert!(d.reasons[0].text.contains("item 'milk' is never ordered"));
+
+        let ask_anyway = Order {
+            item_policy: Some(CategoryPolicy::Ask),
+            ..order("dairy", 2.0)
+        };
+        let d = decide(&rules(), &ask_anyway, &c);
+        assert!(matches!(d.verdict, Verdict::Ask { .. }), "{d:?}");
+        assert!(rule_names(&d).contains(&"item"));
+
+        let auto = Order {
+            item_policy: Some(CategoryPolicy::Allow),
+            ..order("cleaning", 2.0)
+        };
+        assert_eq!(decide(&rules(), &auto, &c).verdict, Verdict::AutoApprove);
+        // The more specific word wins: an item set to "auto" in a denied
+        // category is ordered.
+        let auto_in_denied = Order {
+            item_policy: Some(CategoryPolicy::Allow),
+            ..order("alcohol", 2.0)
+        };
+        assert_eq!(
+            decide(&rules(), &auto_in_denied, &c).verdict,
+            Verdict::AutoApprove
+        );
     }
 
     fn rule_names(d: &Decision) -> Vec<&'static str> {
