@@ -2119,6 +2119,25 @@ public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
     }
 
     #[test]
+    fn an_items_own_order_policy_overrides_its_category() {
+        let text = MINIMAL.replace(
+            "category = \"dairy\"\n",
+            "category = \"dairy\"\norder = \"never\"\n",
+        );
+        let c = ok(&format!("{text}[rules.categories]\ndairy = \"auto\"\n"));
+        assert_eq!(c.policy_for("dairy"), CategoryPolicy::Allow);
+        assert_eq!(c.items[0].order, Some(CategoryPolicy::Deny));
+        assert_eq!(c.policy_for_item(&c.items[0]), CategoryPolicy::Deny);
+        check(
+            &MINIMAL.replace(
+                "category = \"dairy\"\n",
+                "category = \"dairy\"\norder = \"sometimes\"\n",
+            ),
+            &["items[0].order: unknown policy \"sometimes\""],
+        );
+    }
+
+    #[test]
     fn time_zones_are_validated() {
         let c = ok(&MINIMAL.replace("[mqtt]", "timezone = \"UTC\"\n[mqtt]"));
         assert_eq!(c.hub.timezone.as_deref(), Some("UTC"));
