@@ -90,6 +90,16 @@ pub enum Command {
     },
     /// Deny a pending intent (sign and publish the reply).
     Deny(Reply),
+    /// Cancel an approved intent inside the cancellation window (signed by
+    /// a member); a signed cancellation with the same id goes to the shop.
+    Cancel(Reply),
+    /// List the approval requests waiting for the household (read from the
+    /// broker's retained messages, so it works from any machine).
+    Pending {
+        /// Seconds to wait for the broker.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
     /// Measure footprint and speed on this machine (needs mosquitto); prints a table.
     Bench(crate::bench::Options),
     /// Replay purchase histories (`household_id,item,date,qty`) through
@@ -288,6 +298,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deny(reply) => {
             let config = load_config(&cli.config)?;
             runtime()?.block_on(send_reply(&config, &reply, approval::Verdict::Deny))
+        }
+        Command::Cancel(reply) => {
+            let config = load_config(&cli.config)?;
+            let intent = reply.intent.to_ascii_lowercase();
+            if intent.len() != 32 || !intent.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!(
+                    "intent id {:?} must be 32 hex digits (as in the approval request or `larder status`)",
+                    reply.intent
+                );
+            }
+            runtime()?.block_on(send_control(
+                &config,
+                &reply.signer,
+                Command_::Cancel { intent },
+            ))
+        }
+        Command::Pending { timeout } => {
+            let config = load_config(&cli.config)?;
+            let text = runtime()?.block_on(pending(&config, Duration::from_secs(timeout)))?;
+            print!("{text}");
+            Ok(())
         }
         Command::Explain { target } => {
             let config = load_config(&cli.config)?;
@@ -560,6 +591,7 @@ async fn send_control(config: &Config, signer: &Signer, command: Command_) -> an
         }
     }
     let topics = Topics::new(config);
+    let what = format!("{command:?}");
     let envelope = control::sign_control(
         &key,
         &control::ControlClaims {
@@ -583,11 +615,58 @@ async fn send_control(config: &Config, signer: &Signer, command: Command_) -> an
     .await
     .map_err(anyhow::Error::msg)
     .with_context(|| format!("publishing on {}", topics.control))?;
-    println!(
-        "{member}'s signed {command:?} published on {}",
-        topics.control
-    );
+    println!("{member}'s signed {what} published on {}", topics.control);
     Ok(())
+}
+
+/// `larder pending`: the approval requests retained on the broker, as text.
+async fn pending(config: &Config, timeout: Duration) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let topics = Topics::new(config);
+    let filter = topics.approval_request("+");
+    let client_id = format!("larder-cli-{}", keys::to_hex(&keys::random_bytes::<6>()));
+    let opts = mqtt::options(&config.mqtt, &client_id, false, None)?;
+    let found = mqtt::collect_retained(opts, &filter, Duration::from_millis(500), timeout)
+        .await
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("reading the approval requests on {filter}"))?;
+    let mut requests: Vec<ApprovalRequest> = Vec::new();
+    let mut out = String::new();
+    for (topic, payload) in found {
+        match serde_json::from_slice::<ApprovalRequest>(&payload) {
+            Ok(request) if request.hub == config.hub.id => requests.push(request),
+            Ok(request) => writeln!(out, "skipping {topic}: for hub {:?}", request.hub)?,
+            Err(e) => writeln!(out, "skipping {topic}: not an approval request ({e})")?,
+        }
+    }
+    requests.sort_by_key(|r| r.expires_at);
+    if requests.is_empty() {
+        writeln!(out, "no approval requests are waiting")?;
+        return Ok(out);
+    }
+    for r in &requests {
+        writeln!(
+            out,
+            "{}  {} × {} ({} {}) up to {:.2} {}; needs {} approval(s); expires {}",
+            r.intent,
+            r.packages,
+            r.item_name,
+            r.quantity,
+            r.unit,
+            r.price_ceiling,
+            r.currency,
+            r.approvals_required,
+            format_time(r.expires_at)
+        )?;
+        for why in &r.why {
+            writeln!(out, "    {why}")?;
+        }
+    }
+    writeln!(
+        out,
+        "answer with `larder approve ID --key FILE` or `larder deny ID --key FILE`"
+    )?;
+    Ok(out)
 }
 
 /// `larder status`: read-only view of the database.

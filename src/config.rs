@@ -175,6 +175,9 @@ pub struct Member {
 pub struct Approvals {
     /// How long a prompt stays answerable, in seconds.
     pub request_ttl_secs: i64,
+    /// How long after an intent is approved a member may still cancel it,
+    /// in seconds (`rules.cancel-window-hours`).
+    pub cancel_window_secs: i64,
 }
 
 /// Everything wrong with a configuration file.
@@ -474,6 +477,7 @@ mod raw {
         pub monthly_budget: Option<f64>,
         pub approvals_required: Option<i64>,
         pub approval_expires_after_hours: Option<f64>,
+        pub cancel_window_hours: Option<f64>,
         pub quiet_hours: Option<Window>,
         pub max_orders_per_item: Option<Cap>,
         pub default_category: Option<String>,
@@ -1155,6 +1159,18 @@ impl Check {
         } else {
             86400
         };
+        let cancel_hours = self.number(
+            "rules.cancel-window-hours",
+            raw.cancel_window_hours,
+            2.0,
+            |v| (0.0..=720.0).contains(&v),
+            "from 0 (no cancelling) to 720 (30 days)",
+        );
+        let cancel_window_secs = if cancel_hours.is_finite() {
+            (cancel_hours * 3600.0).round() as i64
+        } else {
+            2 * 3600
+        };
         let quiet_hours = raw.quiet_hours.map(|w| {
             let start = self.minute("rules.quiet-hours.start", w.start);
             let end = self.minute("rules.quiet-hours.end", w.end);
@@ -1213,7 +1229,13 @@ impl Check {
             max_orders_per_item,
             approvals_required: u32::try_from(approvals_required).unwrap_or(1),
         };
-        (rules, Approvals { request_ttl_secs })
+        (
+            rules,
+            Approvals {
+                request_ttl_secs,
+                cancel_window_secs,
+            },
+        )
     }
 
     fn policy(&mut self, path: &str, value: &str) -> CategoryPolicy {
@@ -1606,6 +1628,7 @@ currency = "EUR"
         assert_eq!(c.policy_for("meat"), CategoryPolicy::Ask);
         assert_eq!(c.policy_for("toys"), CategoryPolicy::Ask);
         assert_eq!(c.approvals.request_ttl_secs, 24 * 3600);
+        assert_eq!(c.approvals.cancel_window_secs, 2 * 3600);
         assert_eq!(c.warnings(), Vec::<String>::new());
     }
 

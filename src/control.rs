@@ -1,4 +1,4 @@
-//! Household control messages (pause, resume, guests): COSE_Sign1 signed by
+//! Household control messages (pause, resume, guests, cancel): COSE_Sign1 signed by
 //! a member's Ed25519 key, like approval replies, so nobody on the LAN can
 //! stop or skew the household's orders without a member's key.
 //!
@@ -18,7 +18,7 @@ pub const AAD_PREFIX: &str = "larder-control-v1:";
 const NAME_MAX_BYTES: usize = 128;
 
 /// What a member asks.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// The household is away: stop learning and ordering, until `until`
     /// (Unix seconds) or a `Resume`.
@@ -34,6 +34,11 @@ pub enum Command {
         factor: f64,
         /// Unix seconds.
         until: i64,
+    },
+    /// Cancel an approved intent inside the cancellation window.
+    Cancel {
+        /// The intent id (32 hex digits).
+        intent: String,
     },
 }
 
@@ -70,7 +75,7 @@ pub fn sign_control(key: &SigningKey, claims: &ControlClaims) -> Vec<u8> {
             Value::Integer(claims.issued_at.into()),
         ),
     ];
-    let (name, extra): (&str, Vec<(Value, Value)>) = match claims.command {
+    let (name, extra): (&str, Vec<(Value, Value)>) = match &claims.command {
         Command::Pause { until } => (
             "pause",
             until
@@ -81,9 +86,13 @@ pub fn sign_control(key: &SigningKey, claims: &ControlClaims) -> Vec<u8> {
         Command::Guests { factor, until } => (
             "guests",
             vec![
-                (Value::Text("factor".into()), Value::Float(factor)),
-                (Value::Text("until".into()), Value::Integer(until.into())),
+                (Value::Text("factor".into()), Value::Float(*factor)),
+                (Value::Text("until".into()), Value::Integer((*until).into())),
             ],
+        ),
+        Command::Cancel { intent } => (
+            "cancel",
+            vec![(Value::Text("intent".into()), Value::Text(intent.clone()))],
         ),
     };
     map.push((Value::Text("command".into()), Value::Text(name.into())));
@@ -146,6 +155,13 @@ fn decode(payload: &[u8]) -> Result<ControlClaims, String> {
             let until = cbor_i64("until", fields.take("until")?)?;
             Command::Guests { factor, until }
         }
+        "cancel" => {
+            let intent = cbor_text("intent", fields.take("intent")?, 64)?;
+            if intent.len() != 32 || !intent.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("intent must be 32 hex digits".to_owned());
+            }
+            Command::Cancel { intent }
+        }
         other => return Err(format!("unknown command {:?}", crate::wire::clip(other))),
     };
     fields.finish()?;
@@ -184,8 +200,11 @@ mod tests {
                 factor: 1.5,
                 until: 1_800_200_000,
             },
+            Command::Cancel {
+                intent: "00112233445566778899aabbccddeeff".into(),
+            },
         ] {
-            let bytes = sign_control(&key, &claims(command));
+            let bytes = sign_control(&key, &claims(command.clone()));
             let opened = open_control(&bytes, "home", |kid| {
                 (kid == "alex").then_some((public, true))
             })

@@ -373,6 +373,7 @@ impl Sim {
             intent: intent_id.to_owned(),
             status,
             reason: None,
+            quote: intent::Quote::default(),
         });
         self.client
             .publish(

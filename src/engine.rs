@@ -10,7 +10,7 @@ use crate::control;
 use crate::core::forecast::{self, Measure};
 use crate::core::rules::{self, Verdict};
 use crate::core::{DAY, Observation, ObservationKind};
-use crate::intent::{self, AckStatus, Evidence, Intent};
+use crate::intent::{self, AckStatus, CancelReason, Cancellation, Evidence, Intent};
 use crate::keys::{self, SigningKey};
 use crate::ledger::{self, Verdict as Logged};
 use crate::store::{
@@ -367,18 +367,26 @@ impl Engine {
                 ));
             }
         }
-        tx.set_member_control_iat(&claims.member, claims.issued_at)?;
         let mut presence = read.presence()?;
-        match claims.command {
+        let (command, until, factor) = match claims.command {
+            control::Command::Cancel { intent } => {
+                let outcome = self.cancel_by_member(tx, &intent, &claims.member, now)?;
+                if outcome.is_ok() {
+                    tx.set_member_control_iat(&claims.member, claims.issued_at)?;
+                }
+                return Ok(outcome);
+            }
             control::Command::Pause { until } => {
                 tracing::info!(member = %claims.member, ?until, "household away: learning and ordering paused");
                 presence.paused_since = presence.paused_since.or(Some(now));
                 presence.paused_until = until;
                 self.for_each_item(tx, now, |model, state| forecast::pause(model, state, now))?;
+                ("pause", until, None)
             }
             control::Command::Resume => {
                 tracing::info!(member = %claims.member, "household back: resumed");
                 self.resume(tx, &mut presence, now)?;
+                ("resume", None, None)
             }
             control::Command::Guests { factor, until } => {
                 tracing::info!(member = %claims.member, factor, until, "guests declared");
@@ -387,14 +395,11 @@ impl Engine {
                 self.for_each_item(tx, now, |_, state| {
                     forecast::declare_guests(state, factor, until);
                 })?;
+                ("guests", Some(until), Some(factor))
             }
-        }
-        tx.set_presence(&presence, now)?;
-        let (command, until, factor) = match claims.command {
-            control::Command::Pause { until } => ("pause", until, None),
-            control::Command::Resume => ("resume", None, None),
-            control::Command::Guests { factor, until } => ("guests", Some(until), Some(factor)),
         };
+        tx.set_member_control_iat(&claims.member, claims.issued_at)?;
+        tx.set_presence(&presence, now)?;
         tx.ledger_append(
             ledger::Kind::Presence,
             &ledger::Presence {
@@ -595,16 +600,45 @@ impl Engine {
                 format!("acknowledgement for unknown intent {}", ack.intent),
             )));
         };
+        if matches!(ack.status, AckStatus::Quoted | AckStatus::Accepted)
+            && matches!(row.state, IntentState::Approved | IntentState::Sent)
+        {
+            if let Some(breach) = price_guard(&row, &ack.quote) {
+                self.hold(tx, &row, &ack.quote, breach, now)?;
+                return Ok(Ok(Handled::Done));
+            }
+        }
         let (from, to): (&[IntentState], IntentState) = match ack.status {
+            AckStatus::Quoted => {
+                if matches!(row.state, IntentState::Approved | IntentState::Sent) {
+                    tracing::info!(intent = %row.id, item = %row.item, total = ?ack.quote.total, ceiling = row.price_ceiling, "shop quoted within the ceiling");
+                    record(
+                        tx,
+                        &row,
+                        Logged::ShopQuoted,
+                        "shop",
+                        Vec::new(),
+                        Vec::new(),
+                        now,
+                    )?;
+                } else {
+                    tx.bump("stale_acks", 1)?;
+                }
+                return Ok(Ok(Handled::Done));
+            }
             AckStatus::Accepted => (
                 &[IntentState::Approved, IntentState::Sent],
                 IntentState::Accepted,
             ),
+            // Goods that arrive although the intent was cancelled or held
+            // are still goods in the house.
             AckStatus::Delivered => (
                 &[
                     IntentState::Approved,
                     IntentState::Sent,
                     IntentState::Accepted,
+                    IntentState::Cancelled,
+                    IntentState::Held,
                 ],
                 IntentState::Delivered,
             ),
@@ -622,14 +656,19 @@ impl Engine {
             tx.bump("stale_acks", 1)?;
             return Ok(Ok(Handled::Done));
         }
+        if matches!(row.state, IntentState::Cancelled | IntentState::Held) {
+            tracing::warn!(intent = %row.id, item = %row.item, state = row.state.as_str(), "the shop delivered an intent larder had withdrawn; recording the delivery");
+        }
         tx.transition_intent(&row.id, row.state, to, Some("shop"), now)?;
         let logged = match ack.status {
+            AckStatus::Quoted => Logged::ShopQuoted,
             AckStatus::Accepted => Logged::ShopAccepted,
             AckStatus::Delivered => Logged::ShopDelivered,
             AckStatus::Rejected => Logged::ShopRejected,
         };
         record(tx, &row, logged, "shop", Vec::new(), Vec::new(), now)?;
         match ack.status {
+            AckStatus::Quoted => {}
             AckStatus::Accepted => {
                 tracing::info!(intent = %row.id, item = %row.item, "shop accepted intent")
             }
@@ -658,6 +697,188 @@ impl Engine {
             }
         }
         Ok(Ok(Handled::Done))
+    }
+
+    /// A member's signed cancel: inside the window, the intent closes as
+    /// `cancelled` and, if it has left, a signed cancellation with the same
+    /// id goes upstream. `Ok(Err(_))` is a refusal with its reason.
+    fn cancel_by_member(
+        &self,
+        tx: &Tx<'_>,
+        intent_id: &str,
+        member: &str,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        let refuse = |reason: String| Ok(Err(Refusal::new("refused_controls", reason)));
+        let Some(row) = tx.read().intent(intent_id)? else {
+            return refuse(format!("cancel for unknown intent {intent_id}"));
+        };
+        let by = format!("member:{member}");
+        match row.state {
+            IntentState::AwaitingApproval => {
+                // Not approved yet: nothing left the house but the request.
+                tx.transition_intent(&row.id, row.state, IntentState::Cancelled, Some(&by), now)?;
+                self.clear_request(tx, &row.id, now)?;
+            }
+            IntentState::Approved | IntentState::Sent | IntentState::Accepted => {
+                let window = self.config.approvals.cancel_window_secs;
+                let approved_at = tx
+                    .intent_queued(&row.id)?
+                    .map_or(row.updated_at, |(at, _)| at);
+                if now - approved_at > window {
+                    return refuse(format!(
+                        "intent {} was approved {:.1} h ago; the cancellation window (rules.cancel-window-hours = {}) has closed",
+                        row.id,
+                        (now - approved_at) as f64 / 3600.0,
+                        window as f64 / 3600.0
+                    ));
+                }
+                tx.transition_intent(&row.id, row.state, IntentState::Cancelled, Some(&by), now)?;
+                if tx.cancel_unsent(&row.id, "intent", now)? == 0 {
+                    self.enqueue_cancel(tx, &row, CancelReason::Household, now)?;
+                }
+            }
+            other => {
+                return refuse(format!(
+                    "intent {} is {}; only a pending or sent intent can be cancelled",
+                    row.id,
+                    other.as_str()
+                ));
+            }
+        }
+        tracing::info!(intent = %row.id, item = %row.item, %member, "cancelled by member");
+        record(
+            tx,
+            &row,
+            Logged::MemberCancelled,
+            &by,
+            Vec::new(),
+            Vec::new(),
+            now,
+        )?;
+        tx.bump("cancelled_by_members", 1)?;
+        Ok(Ok(Handled::Done))
+    }
+
+    /// The price guard: the shop's quote broke the intent's terms. The
+    /// intent closes as `held`, a signed cancellation goes upstream, and
+    /// (unless the currency differs) a replacement at the quoted terms
+    /// waits for a member's approval.
+    fn hold(
+        &self,
+        tx: &Tx<'_>,
+        row: &IntentRow,
+        quote: &intent::Quote,
+        breach: Breach,
+        now: i64,
+    ) -> store::Result<()> {
+        let what = breach.describe(row, quote);
+        tracing::warn!(intent = %row.id, item = %row.item, %what, "price guard: holding the order for the household");
+        tx.transition_intent(
+            &row.id,
+            row.state,
+            IntentState::Held,
+            Some("price-guard"),
+            now,
+        )?;
+        record(
+            tx,
+            row,
+            Logged::PriceHeld,
+            "price-guard",
+            vec![format!("price-guard: {what}")],
+            Vec::new(),
+            now,
+        )?;
+        self.enqueue_cancel(tx, row, breach.reason(), now)?;
+        tx.bump("price_guard_holds", 1)?;
+        let Some(item) = self.config.item(&row.item) else {
+            return Ok(());
+        };
+        if breach == Breach::Currency {
+            return Ok(());
+        }
+        let total = quote.total.map_or(row.price_ceiling, round_cents);
+        let product = quote.product.clone().unwrap_or_else(|| row.product.clone());
+        let nonce = keys::to_hex(&keys::random_bytes::<16>());
+        let expires_at = now + self.config.approvals.request_ttl_secs;
+        let replacement = IntentRow {
+            id: keys::to_hex(&keys::random_bytes::<16>()),
+            state: IntentState::AwaitingApproval,
+            product,
+            unit_price: total / f64::from(row.packages.max(1)),
+            price_ceiling: total,
+            nonce: Some(nonce.clone()),
+            prompt_at: Some(now),
+            expires_at: Some(expires_at),
+            approvals_required: self.config.rules.approvals_required.max(1),
+            why: vec![
+                format!("held by the price guard: {what}"),
+                format!(
+                    "approve to order at up to {total:.2} {}; deny to skip",
+                    row.currency
+                ),
+            ],
+            decided_by: None,
+            created_at: now,
+            updated_at: now,
+            ..row.clone()
+        };
+        tx.insert_intent(&replacement)?;
+        record(
+            tx,
+            &replacement,
+            Logged::Asked,
+            "price-guard",
+            vec![format!("price-guard: {what}")],
+            Vec::new(),
+            now,
+        )?;
+        let request = self.approval_request(item, &replacement, &nonce, expires_at);
+        let payload = serde_json::to_vec(&request).unwrap_or_default();
+        tx.enqueue(
+            &NewOutbox {
+                kind: "approval_request",
+                topic: &self.topics.approval_request(&replacement.id),
+                payload: &payload,
+                retain: true,
+                intent_id: Some(&replacement.id),
+                not_before: now,
+            },
+            now,
+        )?;
+        Ok(())
+    }
+
+    /// Signs a cancellation of `row` (same id) and queues it for upstream.
+    fn enqueue_cancel(
+        &self,
+        tx: &Tx<'_>,
+        row: &IntentRow,
+        reason: CancelReason,
+        now: i64,
+    ) -> store::Result<()> {
+        let signed = intent::sign_cancel(
+            &self.hub_key,
+            &Cancellation {
+                id: row.id.clone(),
+                hub: self.config.hub.id.clone(),
+                reason,
+                issued_at: now,
+            },
+        );
+        tx.enqueue(
+            &NewOutbox {
+                kind: "cancel",
+                topic: &self.topics.upstream,
+                payload: &signed,
+                retain: false,
+                intent_id: Some(&row.id),
+                not_before: now,
+            },
+            now,
+        )?;
+        Ok(())
     }
 
     /// Marks an outbox row sent after the broker's PUBACK; a sent intent
@@ -962,7 +1183,7 @@ impl Engine {
             expires_at,
             item: item.id.clone(),
             item_name: item.name.clone(),
-            product: item.product.clone(),
+            product: row.product.clone(),
             packages: row.packages,
             quantity: row.quantity,
             unit: item.unit.clone(),
@@ -1099,6 +1320,74 @@ struct Local {
     month_start: i64,
 }
 
+/// How a shop's quote breaks an intent's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Breach {
+    /// Another product than the one approved.
+    Product,
+    /// Another currency.
+    Currency,
+    /// More than the ceiling.
+    Price,
+}
+
+impl Breach {
+    fn reason(self) -> CancelReason {
+        match self {
+            Breach::Product => CancelReason::SubstitutedProduct,
+            Breach::Currency => CancelReason::CurrencyMismatch,
+            Breach::Price => CancelReason::PriceAboveCeiling,
+        }
+    }
+
+    fn describe(self, row: &IntentRow, quote: &intent::Quote) -> String {
+        let price = quote.total.map(|t| {
+            format!(
+                "{t:.2} {}",
+                quote.currency.as_deref().unwrap_or(&row.currency)
+            )
+        });
+        match self {
+            Breach::Product => format!(
+                "the shop would deliver {} instead of {}{}",
+                quote.product.as_deref().unwrap_or(""),
+                row.product,
+                price.map_or(String::new(), |p| format!(" (at {p})"))
+            ),
+            Breach::Currency => format!(
+                "the shop priced it in {} instead of {}",
+                quote.currency.as_deref().unwrap_or(""),
+                row.currency
+            ),
+            Breach::Price => format!(
+                "the shop quoted {} for {} × {}, above the {:.2} {} ceiling",
+                price.unwrap_or_default(),
+                row.packages,
+                row.product,
+                row.price_ceiling,
+                row.currency
+            ),
+        }
+    }
+}
+
+/// The price guard (pure): whether `quote` breaks the intent's terms.
+/// A substituted product, another currency, or a total above the ceiling
+/// (by more than half a cent) each do; parts the shop did not state pass.
+/// (`total` is finite: the ack decoder refuses anything else.)
+fn price_guard(row: &IntentRow, quote: &intent::Quote) -> Option<Breach> {
+    if quote.product.as_ref().is_some_and(|p| *p != row.product) {
+        return Some(Breach::Product);
+    }
+    if quote.currency.as_ref().is_some_and(|c| *c != row.currency) {
+        return Some(Breach::Currency);
+    }
+    if quote.total.is_some_and(|t| t > row.price_ceiling + 0.005) {
+        return Some(Breach::Price);
+    }
+    None
+}
+
 /// Rounds money up to whole cents (a ceiling must not round down).
 fn round_cents(amount: f64) -> f64 {
     (amount * 100.0 - 1e-9).ceil() / 100.0
@@ -1113,6 +1402,60 @@ mod tests {
         assert_eq!(round_cents(2.42), 2.42);
         assert_eq!(round_cents(2.421), 2.43);
         assert_eq!(round_cents(0.0), 0.0);
+    }
+
+    #[test]
+    fn the_price_guard_checks_every_part_the_shop_states() {
+        let row = IntentRow {
+            id: "i".into(),
+            item: "milk".into(),
+            state: IntentState::Sent,
+            product: "sku-milk".into(),
+            packages: 2,
+            quantity: 2.0,
+            unit_price: 1.0,
+            price_ceiling: 2.2,
+            currency: "EUR".into(),
+            deliver_after: 0,
+            deliver_before: 0,
+            nonce: None,
+            prompt_at: None,
+            expires_at: None,
+            approvals_required: 0,
+            why: Vec::new(),
+            decided_by: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let quote =
+            |total: Option<f64>, currency: Option<&str>, product: Option<&str>| intent::Quote {
+                total,
+                currency: currency.map(str::to_owned),
+                product: product.map(str::to_owned),
+            };
+        assert_eq!(price_guard(&row, &quote(None, None, None)), None);
+        assert_eq!(
+            price_guard(&row, &quote(Some(2.2), Some("EUR"), Some("sku-milk"))),
+            None
+        );
+        assert_eq!(price_guard(&row, &quote(Some(2.204), None, None)), None);
+        assert_eq!(
+            price_guard(&row, &quote(Some(2.21), None, None)),
+            Some(Breach::Price)
+        );
+        assert_eq!(
+            price_guard(&row, &quote(Some(1.0), Some("USD"), None)),
+            Some(Breach::Currency)
+        );
+        assert_eq!(
+            price_guard(&row, &quote(Some(1.0), None, Some("sku-oat"))),
+            Some(Breach::Product)
+        );
+        let text = Breach::Price.describe(&row, &quote(Some(3.1), None, None));
+        assert_eq!(
+            text,
+            "the shop quoted 3.10 EUR for 2 × sku-milk, above the 2.20 EUR ceiling"
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ const CURRENCY_MAX: usize = 16;
 const DIGESTS_MAX: usize = 128;
 /// Longest ack reason, in characters.
 const REASON_MAX_CHARS: usize = 512;
+/// Largest order total a shop may quote.
+const MAX_TOTAL: f64 = 1e9;
 
 /// A purchase intent as sent upstream.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +66,9 @@ pub enum Evidence {
 /// Status a shop reports for an intent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckStatus {
+    /// The shop priced the order and has not placed it yet; larder checks
+    /// the quote against the intent's ceiling and product.
+    Quoted,
     /// The order was placed.
     Accepted,
     /// The goods were delivered.
@@ -76,6 +81,7 @@ impl AckStatus {
     /// The wire name (`accepted`, `delivered`, `rejected`).
     pub fn as_str(self) -> &'static str {
         match self {
+            AckStatus::Quoted => "quoted",
             AckStatus::Accepted => "accepted",
             AckStatus::Delivered => "delivered",
             AckStatus::Rejected => "rejected",
@@ -92,6 +98,75 @@ pub struct UpstreamAck {
     pub status: AckStatus,
     /// Optional reason (for rejections).
     pub reason: Option<String>,
+    /// What the shop says it will charge and deliver, if it says.
+    pub quote: Quote,
+}
+
+/// The price and product a shop reports with `quoted` or `accepted`; each
+/// part is optional, and larder's price guard checks every part given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quote {
+    /// What the whole order will cost.
+    pub total: Option<f64>,
+    /// Currency of `total` (ISO 4217).
+    pub currency: Option<String>,
+    /// The product the shop will deliver (a substitution if it differs).
+    pub product: Option<String>,
+}
+
+/// Why an intent larder sent is withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// A household member cancelled it inside the cancellation window.
+    Household,
+    /// The shop's price is above the intent's ceiling.
+    PriceAboveCeiling,
+    /// The shop would deliver another product.
+    SubstitutedProduct,
+    /// The shop priced it in another currency.
+    CurrencyMismatch,
+}
+
+impl CancelReason {
+    const ALL: [CancelReason; 4] = [
+        CancelReason::Household,
+        CancelReason::PriceAboveCeiling,
+        CancelReason::SubstitutedProduct,
+        CancelReason::CurrencyMismatch,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::Household => "household",
+            CancelReason::PriceAboveCeiling => "price_above_ceiling",
+            CancelReason::SubstitutedProduct => "substituted_product",
+            CancelReason::CurrencyMismatch => "currency_mismatch",
+        }
+    }
+}
+
+/// A signed withdrawal of an intent, sent upstream with the intent's own
+/// idempotency key: the shop must not fulfil that id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cancellation {
+    /// The intent's id (its idempotency key).
+    pub id: String,
+    /// Hub id.
+    pub hub: String,
+    /// Why.
+    pub reason: CancelReason,
+    /// When the hub signed it (Unix seconds).
+    pub issued_at: i64,
+}
+
+/// A verified message from larder's upstream topic.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Upstream {
+    /// Place this order (once per id).
+    Intent(Intent),
+    /// Do not fulfil this id.
+    Cancel(Cancellation),
 }
 
 /// Why upstream bytes were refused.
@@ -167,6 +242,19 @@ pub fn sign_intent(key: &SigningKey, intent: &Intent) -> Vec<u8> {
 /// protected alg EdDSA, the signature (empty AAD), then the payload: exactly
 /// the closed field list, `v` = 1, and kid = `"hub:" + hub`.
 pub fn verify_intent(bytes: &[u8], hub_public_key: &[u8; 32]) -> Result<Intent, IntentError> {
+    match verify_upstream(bytes, hub_public_key)? {
+        Upstream::Intent(intent) => Ok(intent),
+        Upstream::Cancel(_) => Err(IntentError::Malformed(
+            "a cancellation, not an intent".into(),
+        )),
+    }
+}
+
+/// Verifies any signed upstream message (an intent or a cancellation)
+/// against the hub's public key and decodes it. A payload with an `action`
+/// key is a cancellation; otherwise it is an intent. Same checks as
+/// [`verify_intent`], each message kind with its own closed field list.
+pub fn verify_upstream(bytes: &[u8], hub_public_key: &[u8; 32]) -> Result<Upstream, IntentError> {
     use crate::approval::EnvelopeError;
     if bytes.len() > MAX_INTENT_BYTES {
         return Err(IntentError::TooLarge(bytes.len()));
@@ -180,13 +268,81 @@ pub fn verify_intent(bytes: &[u8], hub_public_key: &[u8; 32]) -> Result<Intent, 
     if !envelope.verify(hub_public_key, &[]) {
         return Err(IntentError::BadSignature);
     }
-    let intent = decode_intent(&envelope.payload).map_err(IntentError::Malformed)?;
-    if envelope.kid != hub_kid(&intent.hub).as_bytes() {
+    let message = if payload_has_key(&envelope.payload, "action") {
+        Upstream::Cancel(decode_cancel(&envelope.payload).map_err(IntentError::Malformed)?)
+    } else {
+        Upstream::Intent(decode_intent(&envelope.payload).map_err(IntentError::Malformed)?)
+    };
+    let hub = match &message {
+        Upstream::Intent(intent) => &intent.hub,
+        Upstream::Cancel(cancel) => &cancel.hub,
+    };
+    if envelope.kid != hub_kid(hub).as_bytes() {
         return Err(IntentError::Malformed(
-            "key id does not match the intent's hub".into(),
+            "key id does not match the message's hub".into(),
         ));
     }
-    Ok(intent)
+    Ok(message)
+}
+
+/// Whether a CBOR map payload has a text key `key` (false if not a map).
+fn payload_has_key(payload: &[u8], key: &str) -> bool {
+    match ciborium::from_reader::<ciborium::Value, _>(payload) {
+        Ok(ciborium::Value::Map(entries)) => entries
+            .iter()
+            .any(|(k, _)| matches!(k, ciborium::Value::Text(t) if t == key)),
+        _ => false,
+    }
+}
+
+/// Encodes and signs a cancellation with the hub key, like an intent:
+/// payload `{v, id, hub, iat, action: "cancel", reason}` (deterministic
+/// key order, closed list).
+pub fn sign_cancel(key: &SigningKey, cancel: &Cancellation) -> Vec<u8> {
+    use ciborium::Value;
+    let text = |s: &str| Value::Text(s.to_owned());
+    let payload = Value::Map(vec![
+        (text("v"), Value::Integer(VERSION.into())),
+        (text("id"), text(&cancel.id)),
+        (text("hub"), text(&cancel.hub)),
+        (text("iat"), Value::Integer(cancel.issued_at.into())),
+        (text("action"), text("cancel")),
+        (text("reason"), text(cancel.reason.as_str())),
+    ]);
+    crate::approval::sign1(
+        key,
+        hub_kid(&cancel.hub).as_bytes(),
+        crate::wire::cbor_to_vec(&payload),
+        &[],
+    )
+}
+
+fn decode_cancel(payload: &[u8]) -> Result<Cancellation, String> {
+    use crate::approval::{CborFields, cbor_i64, cbor_text};
+    use ciborium::Value;
+    let mut fields = CborFields::decode(payload)?;
+    match fields.take("v")? {
+        Value::Integer(v) if u64::try_from(v) == Ok(VERSION) => {}
+        _ => return Err(format!("unsupported version (expected {VERSION})")),
+    }
+    let id = cbor_text("id", fields.take("id")?, ID_MAX)?;
+    let hub = cbor_text("hub", fields.take("hub")?, ID_MAX)?;
+    let issued_at = cbor_i64("iat", fields.take("iat")?)?;
+    if cbor_text("action", fields.take("action")?, TEXT_MAX)? != "cancel" {
+        return Err("field \"action\" must be \"cancel\"".into());
+    }
+    let reason = cbor_text("reason", fields.take("reason")?, TEXT_MAX)?;
+    let reason = CancelReason::ALL
+        .into_iter()
+        .find(|r| r.as_str() == reason)
+        .ok_or_else(|| format!("unknown cancel reason {:?}", crate::wire::clip(&reason)))?;
+    fields.finish()?;
+    Ok(Cancellation {
+        id,
+        hub,
+        reason,
+        issued_at,
+    })
 }
 
 fn decode_intent(payload: &[u8]) -> Result<Intent, String> {
@@ -294,6 +450,9 @@ pub fn decode_ack(bytes: &[u8]) -> Result<UpstreamAck, IntentError> {
     let intent = map.take("intent");
     let status = map.take("status");
     let reason = map.take("reason");
+    let total = map.take("total");
+    let currency = map.take("currency");
+    let product = map.take("product");
     map.refuse_leftovers(format)
         .map_err(|e| malformed(e.to_string()))?;
 
@@ -314,12 +473,13 @@ pub fn decode_ack(bytes: &[u8]) -> Result<UpstreamAck, IntentError> {
     };
     let status = match status {
         Some(Scalar::Text(t)) => match t.as_str() {
+            "quoted" => AckStatus::Quoted,
             "accepted" => AckStatus::Accepted,
             "delivered" => AckStatus::Delivered,
             "rejected" => AckStatus::Rejected,
             _ => {
                 return Err(malformed(format!(
-                    "unknown status {:?} (accepted, delivered, rejected)",
+                    "unknown status {:?} (quoted, accepted, delivered, rejected)",
                     crate::wire::clip(&t)
                 )));
             }
@@ -347,10 +507,41 @@ pub fn decode_ack(bytes: &[u8]) -> Result<UpstreamAck, IntentError> {
             )));
         }
     };
+    let total = match total {
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::Float(f)) if f.is_finite() && (0.0..=MAX_TOTAL).contains(&f) => Some(f),
+        Some(Scalar::UInt(n)) if n as f64 <= MAX_TOTAL => Some(n as f64),
+        Some(other) => {
+            return Err(malformed(format!(
+                "\"total\" must be a number from 0 to {MAX_TOTAL}, got {}",
+                other.describe()
+            )));
+        }
+    };
+    let optional_text = |name: &str, value: Option<Scalar>, max: usize| match value {
+        None | Some(Scalar::Null) => Ok(None),
+        Some(Scalar::Text(t)) if !t.is_empty() && t.chars().count() <= max => Ok(Some(t)),
+        Some(Scalar::Text(_)) => Err(malformed(format!(
+            "\"{name}\" must be 1 to {max} characters"
+        ))),
+        Some(other) => Err(malformed(format!(
+            "\"{name}\" must be text, got {}",
+            other.describe()
+        ))),
+    };
+    let quote = Quote {
+        total,
+        currency: optional_text("currency", currency, CURRENCY_MAX)?,
+        product: optional_text("product", product, TEXT_MAX)?,
+    };
+    if status == AckStatus::Quoted && quote.total.is_none() {
+        return Err(malformed("a \"quoted\" ack needs \"total\"".into()));
+    }
     Ok(UpstreamAck {
         intent,
         status,
         reason,
+        quote,
     })
 }
 
@@ -360,6 +551,12 @@ struct AckOut<'a> {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product: Option<&'a str>,
 }
 
 /// Encodes an acknowledgement as JSON (used by the demo's shop and tests).
@@ -368,6 +565,9 @@ pub fn encode_ack_json(ack: &UpstreamAck) -> Vec<u8> {
         intent: &ack.intent,
         status: ack.status.as_str(),
         reason: ack.reason.as_deref(),
+        total: ack.quote.total,
+        currency: ack.quote.currency.as_deref(),
+        product: ack.quote.product.as_deref(),
     };
     serde_json::to_vec(&out).expect("a plain struct always serializes to JSON")
 }
@@ -376,18 +576,23 @@ pub fn encode_ack_json(ack: &UpstreamAck) -> Vec<u8> {
 /// speak CBOR and for tests).
 pub fn encode_ack_cbor(ack: &UpstreamAck) -> Vec<u8> {
     use ciborium::Value;
-    // Deterministic key order: intent, reason, status.
-    let mut entries = vec![(
-        Value::Text("intent".into()),
-        Value::Text(ack.intent.clone()),
-    )];
-    if let Some(reason) = &ack.reason {
-        entries.push((Value::Text("reason".into()), Value::Text(reason.clone())));
+    let text = |s: &str| Value::Text(s.to_owned());
+    // RFC 8949 deterministic order: shorter keys first, then bytewise.
+    let mut entries = Vec::new();
+    if let Some(total) = ack.quote.total {
+        entries.push((text("total"), Value::Float(total)));
     }
-    entries.push((
-        Value::Text("status".into()),
-        Value::Text(ack.status.as_str().into()),
-    ));
+    entries.push((text("intent"), text(&ack.intent)));
+    if let Some(reason) = &ack.reason {
+        entries.push((text("reason"), text(reason)));
+    }
+    entries.push((text("status"), text(ack.status.as_str())));
+    if let Some(product) = &ack.quote.product {
+        entries.push((text("product"), text(product)));
+    }
+    if let Some(currency) = &ack.quote.currency {
+        entries.push((text("currency"), text(currency)));
+    }
     crate::wire::cbor_to_vec(&Value::Map(entries))
 }
 
@@ -651,16 +856,29 @@ mod tests {
                 intent: "0123456789abcdef0123456789abcdef".into(),
                 status: AckStatus::Accepted,
                 reason: None,
+                quote: Quote::default(),
             },
             UpstreamAck {
                 intent: "i2".into(),
                 status: AckStatus::Delivered,
                 reason: None,
+                quote: Quote::default(),
             },
             UpstreamAck {
                 intent: "i3".into(),
                 status: AckStatus::Rejected,
                 reason: Some("price above ceiling ✗".into()),
+                quote: Quote::default(),
+            },
+            UpstreamAck {
+                intent: "i4".into(),
+                status: AckStatus::Quoted,
+                reason: None,
+                quote: Quote {
+                    total: Some(3.1),
+                    currency: Some("EUR".into()),
+                    product: Some("acme-oat-1l".into()),
+                },
             },
         ];
         for ack in &acks {
@@ -675,6 +893,65 @@ mod tests {
             decode_ack(b"\n  {\"status\":\"delivered\", \"intent\":\"i2\", \"reason\":null}\n")
                 .unwrap();
         assert_eq!(spaced, acks[1]);
+    }
+
+    #[test]
+    fn a_cancellation_round_trips_and_is_told_apart_from_an_intent() {
+        let hub = SigningKey::generate();
+        let cancel = Cancellation {
+            id: "0123456789abcdef0123456789abcdef".into(),
+            hub: "home".into(),
+            reason: CancelReason::PriceAboveCeiling,
+            issued_at: 1_767_225_601,
+        };
+        let bytes = sign_cancel(&hub, &cancel);
+        assert_eq!(
+            verify_upstream(&bytes, &hub.public_key()),
+            Ok(Upstream::Cancel(cancel.clone()))
+        );
+        assert!(matches!(
+            verify_intent(&bytes, &hub.public_key()),
+            Err(IntentError::Malformed(m)) if m.contains("cancellation")
+        ));
+        let other = SigningKey::generate();
+        assert_eq!(
+            verify_upstream(&bytes, &other.public_key()),
+            Err(IntentError::BadSignature)
+        );
+        let signed = sign_intent(&hub, &intent(Evidence::Rule("r".into())));
+        assert!(matches!(
+            verify_upstream(&signed, &hub.public_key()),
+            Ok(Upstream::Intent(_))
+        ));
+    }
+
+    #[test]
+    fn quotes_are_checked_field_by_field() {
+        for (bytes, needle) in [
+            (
+                &br#"{"intent":"a","status":"quoted"}"#[..],
+                "needs \"total\"",
+            ),
+            (br#"{"intent":"a","status":"quoted","total":-1}"#, "total"),
+            (br#"{"intent":"a","status":"quoted","total":1e12}"#, "total"),
+            (
+                br#"{"intent":"a","status":"accepted","total":"3"}"#,
+                "total",
+            ),
+            (
+                br#"{"intent":"a","status":"accepted","product":""}"#,
+                "product",
+            ),
+            (
+                br#"{"intent":"a","status":"accepted","currency":7}"#,
+                "currency",
+            ),
+        ] {
+            let err = decode_ack(bytes).expect_err(std::str::from_utf8(bytes).unwrap());
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+        let ack = decode_ack(br#"{"intent":"a","status":"accepted","total":3}"#).unwrap();
+        assert_eq!(ack.quote.total, Some(3.0));
     }
 
     #[test]

@@ -154,6 +154,12 @@ pub enum Verdict {
     ShopDelivered,
     /// The shop rejected the order.
     ShopRejected,
+    /// The shop quoted a price within the ceiling for the same product.
+    ShopQuoted,
+    /// The price guard held it (quote above the ceiling or another product).
+    PriceHeld,
+    /// A member cancelled it inside the cancellation window.
+    MemberCancelled,
 }
 
 impl Verdict {
@@ -170,6 +176,9 @@ impl Verdict {
             Verdict::ShopAccepted => "shop_accepted",
             Verdict::ShopDelivered => "shop_delivered",
             Verdict::ShopRejected => "shop_rejected",
+            Verdict::ShopQuoted => "shop_quoted",
+            Verdict::PriceHeld => "price_held",
+            Verdict::MemberCancelled => "member_cancelled",
         }
     }
 }

@@ -345,6 +345,48 @@ pub async fn fetch_retained(
     Ok(found.filter(|p| !p.is_empty()))
 }
 
+/// Collects the retained messages under `filter` (topic, payload): those
+/// the broker sends right after the subscription is acknowledged, until
+/// `quiet` passes without another or `timeout` runs out. Empty retained
+/// payloads (cleared topics) are left out.
+pub async fn collect_retained(
+    opts: MqttOptions,
+    filter: &str,
+    quiet: Duration,
+    timeout: Duration,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let (client, mut eventloop) = AsyncClient::new(opts, 10);
+    client
+        .subscribe(filter, QoS::AtLeastOnce)
+        .await
+        .map_err(|e| e.to_string())?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut subscribed = false;
+    let mut found = Vec::new();
+    loop {
+        let wait = if subscribed {
+            quiet.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
+        } else {
+            deadline.saturating_duration_since(tokio::time::Instant::now())
+        };
+        match tokio::time::timeout(wait, eventloop.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => subscribed = true,
+            Ok(Ok(Event::Incoming(Packet::Publish(p)))) if p.retain => {
+                if !p.payload.is_empty() {
+                    found.push((p.topic.clone(), p.payload.to_vec()));
+                }
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(format!("broker connection failed: {e}")),
+            Err(_) if subscribed => break,
+            Err(_) => return Err(format!("no answer from the broker within {timeout:?}")),
+        }
+    }
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

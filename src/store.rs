@@ -231,11 +231,18 @@ pub enum IntentState {
     Expired,
     /// The shop rejected it (terminal).
     Rejected,
+    /// A member cancelled it inside the cancellation window (terminal; a
+    /// signed cancellation went upstream if the intent had left).
+    Cancelled,
+    /// The price guard stopped it: the shop's quote was above the ceiling
+    /// or for another product (terminal; a signed cancellation went
+    /// upstream and a replacement, if any, waits for the household).
+    Held,
 }
 
 impl IntentState {
     /// All states, for parsing.
-    const ALL: [IntentState; 9] = [
+    const ALL: [IntentState; 11] = [
         IntentState::AwaitingApproval,
         IntentState::Approved,
         IntentState::Sent,
@@ -245,6 +252,8 @@ impl IntentState {
         IntentState::Refused,
         IntentState::Expired,
         IntentState::Rejected,
+        IntentState::Cancelled,
+        IntentState::Held,
     ];
 
     /// The stored name.
@@ -259,6 +268,8 @@ impl IntentState {
             IntentState::Refused => "refused",
             IntentState::Expired => "expired",
             IntentState::Rejected => "rejected",
+            IntentState::Cancelled => "cancelled",
+            IntentState::Held => "held",
         }
     }
 
@@ -876,7 +887,7 @@ impl<'a> Reader<'a> {
         self.conn
             .query_row(
                 "SELECT MAX(updated_at) FROM intents WHERE item = ?1 AND state IN \
-                 ('denied', 'refused', 'expired', 'rejected')",
+                 ('denied', 'refused', 'expired', 'rejected', 'cancelled', 'held')",
                 [item],
                 |r| r.get(0),
             )
@@ -1510,6 +1521,20 @@ impl Tx<'_> {
             now,
         )?;
         Ok(id)
+    }
+
+    /// When the signed intent `intent_id` was queued for upstream (its
+    /// approval time), and when the broker took it (`None` while unsent).
+    pub fn intent_queued(&self, intent_id: &str) -> Result<Option<(i64, Option<i64>)>> {
+        self.tx
+            .query_row(
+                "SELECT created_at, sent_at FROM outbox WHERE intent_id = ?1 AND kind = 'intent' \
+                 ORDER BY id LIMIT 1",
+                [intent_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())
     }
 
     /// Marks an outbox row sent (after the broker's PUBACK); returns the row

@@ -6,6 +6,7 @@ mod support;
 
 mod broker_security;
 mod cli;
+mod consent;
 mod demo;
 mod end_to_end;
 mod faults;

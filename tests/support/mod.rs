@@ -232,6 +232,7 @@ pub struct Setup {
     pub approvals_required: u32,
     pub members: Vec<(String, String)>,
     pub expires_hours: f64,
+    pub cancel_window_hours: f64,
 }
 
 impl Default for Setup {
@@ -242,6 +243,7 @@ impl Default for Setup {
             approvals_required: 1,
             members: Vec::new(),
             expires_hours: 24.0,
+            cancel_window_hours: 2.0,
         }
     }
 }
@@ -324,6 +326,7 @@ currency = "EUR"
 auto-approve-up-to = {auto}
 approvals-required = {approvals}
 approval-expires-after-hours = {expires}
+cancel-window-hours = {cancel}
 default-category = "ask"
 
 [rules.categories]
@@ -335,6 +338,7 @@ household = "ask"
         auto = setup.auto_limit,
         approvals = setup.approvals_required,
         expires = setup.expires_hours,
+        cancel = setup.cancel_window_hours,
     );
     let path = dir.join("larder.toml");
     std::fs::write(&path, text).expect("write config");
