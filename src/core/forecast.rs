@@ -24,9 +24,18 @@
 //!   `m0` and standard deviation `m0 / 2`; it keeps the weight the data has
 //!   not taken over yet (`1 - ItemState::data_weight`), so it dominates at
 //!   cold start and fades with a two-week memory.
+//! - **Weekly pattern.** Each closed day also updates an exponentially
+//!   weighted mean for its weekday (UTC, memory `WEEKDAY_MEMORY_WEEKS`).
+//!   The profile is used only where the data supports it: every weekday
+//!   seen at least `WEEKDAY_MIN_WEEKS` times, and the spread between the
+//!   weekday means at least twice what day-to-day noise alone would give.
+//!   Then weekday factors (shrunk toward a flat week by
+//!   `WEEKDAY_SHRINK_WEEKS`, averaging 1) scale the horizon's demand by
+//!   which days it covers.
 //! - **Forecast.** Demand over the horizon `H = lead + review` days is
-//!   Normal with mean `rate * H` and variance `var * H + (se * H)^2`, where
-//!   `se^2 = var / n_eff` is the uncertainty of the mean itself.
+//!   Normal with mean `rate * H * w` (`w` the horizon's mean weekday
+//!   factor, 1 without a pattern) and variance `var * H + (se * H)^2`,
+//!   where `se^2 = var / n_eff` is the uncertainty of the mean itself.
 
 use super::{DAY, Observation, ObservationKind};
 use serde::{Deserialize, Serialize};
@@ -45,6 +54,16 @@ const RESTOCK_SHARE: f64 = 0.25;
 /// Memory of the fast rate estimate in days (a change of habit shows
 /// within about this many days).
 pub const FAST_MEMORY_DAYS: f64 = 3.0;
+
+/// Memory of the weekday profile, in weeks (the floor of its weight).
+pub const WEEKDAY_MEMORY_WEEKS: f64 = 8.0;
+
+/// Days of data every weekday needs before a weekly pattern is used.
+pub const WEEKDAY_MIN_WEEKS: u32 = 4;
+
+/// Shrinkage of the weekday factors toward a flat week, in weeks of data
+/// (with `n` weeks the factors keep `n / (n + this)` of their deviation).
+pub const WEEKDAY_SHRINK_WEEKS: f64 = 4.0;
 
 /// Most lots tracked per item (older ones merge).
 pub const MAX_LOTS: usize = 6;
@@ -143,6 +162,11 @@ pub struct ItemState {
     /// Learned correction of proposed quantities, as a natural log of the
     /// ratio the household chose over what was proposed (0 = none).
     pub quantity_bias: f64,
+    /// Exponentially weighted mean daily demand per UTC weekday
+    /// (0 = Monday), for the weekly pattern.
+    pub weekday_mean: [f64; 7],
+    /// Closed days that updated each weekday's mean.
+    pub weekday_days: [u32; 7],
 }
 
 /// Units delivered (or found) at one time; part of `ItemState::lots`.
@@ -258,6 +282,8 @@ struct Outlook {
     /// Rate used for the decision: the learned rate times declared
     /// guests, 0 while the household is away.
     rate: f64,
+    /// Expected demand over the horizon (weekly pattern included).
+    mean_h: f64,
     /// Standard deviation of demand over the horizon.
     sd_h: f64,
     /// Standard deviation of demand per day (day-to-day only).
@@ -344,7 +370,7 @@ fn outlook(model: &ItemModel, state: &ItemState, now: i64, on_order: f64, horizo
     } else {
         (sd_day * sd_day * horizon + (rate_uncertainty * horizon).powi(2)).sqrt()
     };
-    let mean_h = rate * horizon;
+    let mean_h = rate * horizon * weekly_share(state, demand.var, now, horizon);
     let usable = level.map(|l| (l - projection.waste_within + on_order.max(0.0)).max(0.0));
     let stockout_probability = match usable {
         None => 0.0,
@@ -365,6 +391,7 @@ fn outlook(model: &ItemModel, state: &ItemState, now: i64, on_order: f64, horizo
             stockout_probability,
         },
         rate,
+        mean_h,
         sd_h,
         sd_day,
         rate_uncertainty,
@@ -631,7 +658,7 @@ pub fn plan(model: &ItemModel, state: &ItemState, now: i64, ctx: &DecisionContex
 
     let z = inverse_normal_cdf(service);
     let lead = clean_days(model.lead_time_days);
-    let order_up_to = (rate * horizon + z * o.sd_h).max(ctx.desired_level.unwrap_or(0.0));
+    let order_up_to = (o.mean_h + z * o.sd_h).max(ctx.desired_level.unwrap_or(0.0));
     let whole = |units: f64| ((units / package - 1e-9).ceil().max(1.0)) as u32;
     let mut packages = whole(order_up_to - o.usable);
     let mut reasons = vec![
@@ -963,6 +990,110 @@ fn push_sample(state: &mut ItemState, x: f64, n0: f64) {
     state.fast_sum = (1.0 - f) * state.fast_sum + f * x;
 }
 
+/// The UTC weekday of day number `day` (days since 1970-01-01, a
+/// Thursday), 0 = Monday.
+fn weekday(day: i64) -> usize {
+    (day.rem_euclid(7) as usize + 3) % 7
+}
+
+/// Weight of the `n`-th sample of one weekday.
+fn weekday_alpha(n: u32) -> f64 {
+    (1.0 / f64::from(n.max(1))).max(1.0 / WEEKDAY_MEMORY_WEEKS)
+}
+
+/// Folds one closed day's demand into its weekday's mean.
+fn push_weekday(state: &mut ItemState, day: i64, x: f64) {
+    let w = weekday(day);
+    state.weekday_days[w] = state.weekday_days[w].saturating_add(1);
+    let a = weekday_alpha(state.weekday_days[w]);
+    state.weekday_mean[w] += a * (x - state.weekday_mean[w]);
+}
+
+/// Folds `k` zero-demand days starting at `first` into the weekday means:
+/// step by step while a weekday's weight is above its floor, then in
+/// closed form, so a long gap costs the same as a short one.
+fn push_weekday_zeros(state: &mut ItemState, first: i64, k: u64) {
+    for offset in 0..k.min(7) {
+        let w = weekday(first.saturating_add(offset as i64));
+        let mut count = (k - offset).div_ceil(7);
+        while count > 0
+            && weekday_alpha(state.weekday_days[w].saturating_add(1)) > 1.0 / WEEKDAY_MEMORY_WEEKS
+        {
+            state.weekday_days[w] = state.weekday_days[w].saturating_add(1);
+            let a = weekday_alpha(state.weekday_days[w]);
+            state.weekday_mean[w] *= 1.0 - a;
+            count -= 1;
+        }
+        if count > 0 {
+            state.weekday_mean[w] *= (1.0 - 1.0 / WEEKDAY_MEMORY_WEEKS).powf(count as f64);
+            let c32 = u32::try_from(count).unwrap_or(u32::MAX);
+            state.weekday_days[w] = state.weekday_days[w].saturating_add(c32);
+        }
+    }
+}
+
+/// The weekly pattern as seven factors averaging 1 (Monday first), or
+/// `None` where the data does not support one: fewer than
+/// `WEEKDAY_MIN_WEEKS` days of some weekday, no demand, or a spread
+/// between weekdays that day-to-day noise (`day_var`, the variance of
+/// daily demand) explains by itself.
+pub fn weekday_factors(state: &ItemState, day_var: f64) -> Option<[f64; 7]> {
+    let weeks = *state.weekday_days.iter().min()?;
+    if weeks < WEEKDAY_MIN_WEEKS {
+        return None;
+    }
+    let means = state.weekday_mean;
+    let mean = means.iter().sum::<f64>() / 7.0;
+    if !(mean > 0.0 && mean.is_finite()) {
+        return None;
+    }
+    // Effective number of days behind each weekday mean (EW weights).
+    let floor = 1.0 / WEEKDAY_MEMORY_WEEKS;
+    let n_eff = f64::from(weeks).min((2.0 - floor) / floor);
+    let noise_spread = day_var.max(0.0) / n_eff;
+    let spread = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / 6.0;
+    if !(spread > 2.0 * noise_spread) {
+        return None;
+    }
+    let keep = f64::from(weeks) / (f64::from(weeks) + WEEKDAY_SHRINK_WEEKS);
+    let mut factors = means.map(|m| (1.0 + keep * (m / mean - 1.0)).max(0.0));
+    let total = factors.iter().sum::<f64>() / 7.0;
+    if !(total > 0.0) {
+        return None;
+    }
+    for f in &mut factors {
+        *f /= total;
+    }
+    Some(factors)
+}
+
+/// The mean weekday factor over `horizon` days from `now` (1 without a
+/// supported pattern): the horizon's share of demand relative to an
+/// average stretch of the same length.
+fn weekly_share(state: &ItemState, day_var: f64, now: i64, horizon: f64) -> f64 {
+    let Some(factors) = weekday_factors(state, day_var) else {
+        return 1.0;
+    };
+    if !(horizon > 0.0 && horizon.is_finite()) {
+        return 1.0;
+    }
+    // Whole weeks contribute exactly 1 each; integrate the remainder day
+    // by day.
+    let whole_weeks = (horizon / 7.0).floor();
+    let mut left = horizon - whole_weeks * 7.0;
+    let mut integral = whole_weeks * 7.0;
+    let mut day = now.div_euclid(DAY);
+    let mut into_day = now.rem_euclid(DAY) as f64 / DAY as f64;
+    while left > 1e-12 {
+        let take = (1.0 - into_day).min(left);
+        integral += take * factors[weekday(day)];
+        left -= take;
+        into_day = 0.0;
+        day = day.saturating_add(1);
+    }
+    integral / horizon
+}
+
 /// Weight of the `t`-th daily sample in the fast estimate.
 fn fast_alpha(t: u32) -> f64 {
     (1.0 / f64::from(t.max(1))).max(1.0 / FAST_MEMORY_DAYS)
@@ -1023,11 +1154,13 @@ fn close_days(model: &ItemModel, state: &mut ItemState, day: i64) {
     let x = state.day_consumed / guests;
     if !state.day_out_of_stock {
         push_sample(state, x, n0);
+        push_weekday(state, open, x);
     } else if x > Demand::of(model, state).mean {
         // Ran out: demand was at least `x`. A lower bound above the
         // estimate still teaches (the estimate must rise); one below it
         // says nothing, so the day is censored.
         push_sample(state, x, n0);
+        push_weekday(state, open, x);
     } else {
         state.censored_days = state.censored_days.saturating_add(1);
     }
@@ -1039,6 +1172,7 @@ fn close_days(model: &ItemModel, state: &mut ItemState, day: i64) {
             state.censored_days = state.censored_days.saturating_add(s32);
         } else {
             push_zero_days(state, silent, n0);
+            push_weekday_zeros(state, open.saturating_add(1), silent);
         }
     }
     state.open_day = Some(day);
@@ -1350,6 +1484,105 @@ mod tests {
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
             ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+    }
+
+    /// A washer-style item used `use_on(day)` units on each of `days` days
+    /// (one `Consumed` event at noon), after a large initial fill.
+    fn consume_daily(days: i64, mut use_on: impl FnMut(i64) -> f64) -> ItemState {
+        let model = detergent();
+        let mut state = ItemState::default();
+        observe(
+            &model,
+            &mut state,
+            &obs(T0, ObservationKind::Added, 10_000.0),
+        );
+        for d in 0..days {
+            let amount = use_on(d);
+            if amount > 0.0 {
+                observe(
+                    &model,
+                    &mut state,
+                    &obs(T0 + d * DAY + 12 * HOUR, ObservationKind::Consumed, amount),
+                );
+            }
+        }
+        // Close the last day.
+        observe(
+            &model,
+            &mut state,
+            &obs(T0 + days * DAY + HOUR, ObservationKind::Consumed, 0.0),
+        );
+        state
+    }
+
+    #[test]
+    fn weekdays_are_numbered_from_monday() {
+        // T0 (2024-01-01) was a Monday; 1970-01-01 a Thursday.
+        assert_eq!(weekday(T0 / DAY), 0);
+        assert_eq!(weekday(0), 3);
+        assert_eq!(weekday(-1), 2);
+        assert_eq!(weekday(T0 / DAY + 5), 5);
+    }
+
+    #[test]
+    fn a_weekly_pattern_the_data_supports_shapes_the_horizon() {
+        // 1 unit Monday to Friday, 4 on Saturday and Sunday, for ten weeks.
+        let state = consume_daily(70, |d| if d % 7 >= 5 { 4.0 } else { 1.0 });
+        let var = Demand::of(&detergent(), &state).var;
+        let f = weekday_factors(&state, var).expect("a clear weekly pattern");
+        assert!((f.iter().sum::<f64>() - 7.0).abs() < 1e-9, "{f:?}");
+        assert!(f[5] > 2.0 * f[0] && f[6] > 2.0 * f[4], "{f:?}");
+        // Friday to Sunday holds more than an average three days; Monday
+        // to Wednesday less.
+        let friday = T0 + 4 * DAY + 70 * DAY;
+        let monday = T0 + 70 * DAY;
+        assert!(weekly_share(&state, var, friday, 3.0) > 1.3);
+        assert!(weekly_share(&state, var, monday, 3.0) < 0.8);
+        // A whole week is a whole week.
+        assert!((weekly_share(&state, var, friday + 5 * HOUR, 7.0) - 1.0).abs() < 1e-9);
+        // The stockout risk follows: same stock, riskier before a weekend.
+        let model = detergent();
+        let horizon = horizon_days(&model);
+        let before_weekend = outlook(&model, &state, friday, 0.0, 3.0);
+        let after_weekend = outlook(&model, &state, monday, 0.0, 3.0);
+        assert!(before_weekend.mean_h > after_weekend.mean_h * 1.5);
+        assert!(horizon > 7.0, "the detergent horizon spans weeks");
+    }
+
+    #[test]
+    fn a_flat_noisy_week_shows_no_pattern() {
+        let mut noise = Lcg(7);
+        let state = consume_daily(84, |_| 2.0 + 0.8 * noise.next());
+        let var = Demand::of(&detergent(), &state).var;
+        assert!(var > 0.0);
+        assert_eq!(weekday_factors(&state, var), None);
+        assert_eq!(weekly_share(&state, var, T0 + 88 * DAY, 3.0), 1.0);
+    }
+
+    #[test]
+    fn a_pattern_needs_weeks_of_every_weekday() {
+        let state = consume_daily(20, |d| if d % 7 >= 5 { 4.0 } else { 1.0 });
+        assert!(state.weekday_days.iter().any(|&n| n < WEEKDAY_MIN_WEEKS));
+        assert_eq!(weekday_factors(&state, 0.0), None);
+    }
+
+    #[test]
+    fn a_long_silence_fades_the_weekdays_as_step_by_step_would() {
+        let mut stepwise = consume_daily(28, |d| (d % 7) as f64 + 1.0);
+        let mut closed = stepwise.clone();
+        let first = T0 / DAY + 28;
+        for d in 0..400 {
+            push_weekday(&mut stepwise, first + d, 0.0);
+        }
+        push_weekday_zeros(&mut closed, first, 400);
+        assert_eq!(stepwise.weekday_days, closed.weekday_days);
+        for w in 0..7 {
+            let (a, b) = (stepwise.weekday_mean[w], closed.weekday_mean[w]);
+            assert!(
+                (a - b).abs() <= 1e-12 * a.abs().max(1e-300),
+                "{w}: {a} vs {b}"
+            );
         }
     }
 
