@@ -1052,13 +1052,13 @@ pub fn weekday_factors(state: &ItemState, day_var: f64) -> Option<[f64; 7]> {
     let n_eff = f64::from(weeks).min((2.0 - floor) / floor);
     let noise_spread = day_var.max(0.0) / n_eff;
     let spread = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / 6.0;
-    if !(spread > 2.0 * noise_spread) {
+    if spread.is_nan() || spread <= 2.0 * noise_spread {
         return None;
     }
     let keep = f64::from(weeks) / (f64::from(weeks) + WEEKDAY_SHRINK_WEEKS);
     let mut factors = means.map(|m| (1.0 + keep * (m / mean - 1.0)).max(0.0));
     let total = factors.iter().sum::<f64>() / 7.0;
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return None;
     }
     for f in &mut factors {
