@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 /// Default location of the configuration file.
 pub const DEFAULT_PATH: &str = "/etc/larder/larder.toml";
 
+/// The vendor of items that name none (`items[].vendor`).
+pub const DEFAULT_VENDOR: &str = "default";
+
 /// Default state directory (`hub.state-dir`).
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/larder";
 
@@ -109,6 +112,10 @@ pub struct Upstream {
     pub ack_topic: String,
     /// Allowed price rise over the configured price, as a fraction (0.10 = 10 %).
     pub price_tolerance: f64,
+    /// When one item of a vendor is ordered, items of the same vendor that
+    /// would need ordering within this many days are ordered with it
+    /// (0 = never top up).
+    pub top_up_days: f64,
 }
 
 /// The payload format a device speaks.
@@ -151,6 +158,9 @@ pub struct Item {
     /// The item's own order policy (`items[].order`), overriding its
     /// category's.
     pub order: Option<CategoryPolicy>,
+    /// Who delivers it (`items[].vendor`, default `"default"`): one order
+    /// of a vendor tops up its other items that would be needed soon.
+    pub vendor: String,
     /// Device that measures it.
     pub device: String,
     /// Slot on that device.
@@ -421,6 +431,7 @@ mod raw {
         pub topic: Option<String>,
         pub ack_topic: Option<String>,
         pub price_tolerance_percent: Option<f64>,
+        pub top_up_days: Option<f64>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -443,6 +454,7 @@ mod raw {
         pub currency: Option<String>,
         pub category: Option<String>,
         pub order: Option<String>,
+        pub vendor: Option<String>,
         pub device: Option<String>,
         pub slot: Option<String>,
         pub measure: Option<String>,
@@ -817,10 +829,18 @@ impl Check {
             |v| (0.0..=100.0).contains(&v),
             "between 0 and 100",
         );
+        let top_up_days = self.number(
+            "upstream.top-up-days",
+            raw.top_up_days,
+            2.0,
+            |v| (0.0..=30.0).contains(&v),
+            "between 0 and 30",
+        );
         Upstream {
             topic,
             ack_topic,
             price_tolerance: percent / 100.0,
+            top_up_days,
         }
     }
 
@@ -942,6 +962,10 @@ impl Check {
             };
             let category = self.required(&p("category"), it.category);
             let order = it.order.map(|v| self.policy(&p("order"), &v));
+            let vendor = match it.vendor {
+                None => DEFAULT_VENDOR.to_owned(),
+                Some(v) => self.ident(&p("vendor"), Some(v), 64),
+            };
             let device = self.required(&p("device"), it.device);
             if !device.is_empty() && !devices.iter().any(|d| d.id == device) {
                 self.problem(
@@ -1020,6 +1044,7 @@ impl Check {
                 currency: item_currency,
                 category,
                 order,
+                vendor,
                 device,
                 slot,
                 model: ItemModel {

@@ -55,12 +55,17 @@ pub struct Options {
     /// Decide and expire this often; `None` = only on `Running::tick`
     /// (simulated time).
     pub tick_every: Option<Duration>,
+    /// Decide for the items a batch touched right after it commits (the
+    /// daemon); `false` decides only on ticks, so a simulation's decisions
+    /// do not depend on how messages happened to be batched.
+    pub decide_per_batch: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             tick_every: Some(Duration::from_secs(60)),
+            decide_per_batch: true,
         }
     }
 }
@@ -254,6 +259,7 @@ pub async fn start(
                 relay_wake,
                 shutdown,
                 stopping,
+                decide_per_batch: options.decide_per_batch,
             }
             .run(commands_rx)
         })
@@ -398,6 +404,7 @@ struct Writer {
     relay_wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
     stopping: Arc<AtomicBool>,
+    decide_per_batch: bool,
 }
 
 impl Writer {
@@ -487,7 +494,7 @@ impl Writer {
             refused = outcome.refused,
             "batch committed"
         );
-        if !outcome.touched.is_empty() {
+        if self.decide_per_batch && !outcome.touched.is_empty() {
             let now = self.clock.now();
             if let Err(e) = self
                 .engine

@@ -53,7 +53,12 @@ pub async fn run(days: u32, seed: u64) -> anyhow::Result<()> {
     let running = daemon::start(
         config.clone(),
         clock.clone(),
-        daemon::Options { tick_every: None },
+        daemon::Options {
+            tick_every: None,
+            // Decisions on the hourly tick only: the story must not depend
+            // on how the household's messages were batched.
+            decide_per_batch: false,
+        },
     )
     .await?;
     let hub_public = SigningKey::load(&config.hub.key_file)?.public_key();

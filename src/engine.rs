@@ -935,11 +935,24 @@ impl Engine {
                 return tx.commit();
             }
         }
+        let mut ordering_vendors: Vec<&str> = Vec::new();
         for item in &self.config.items {
             if items.is_some_and(|only| !only.contains(&item.id)) {
                 continue;
             }
-            self.decide_item(&tx, item, now)?;
+            if self.decide_item(&tx, item, now, None)? {
+                ordering_vendors.push(&item.vendor);
+            }
+        }
+        // One delivery instead of several: the same vendor's items that
+        // would need ordering within `top-up-days` go with this order.
+        let window = self.config.upstream.top_up_days;
+        if window > 0.0 {
+            for item in &self.config.items {
+                if ordering_vendors.contains(&item.vendor.as_str()) {
+                    self.decide_item(&tx, item, now, Some(window))?;
+                }
+            }
         }
         tx.commit()
     }
@@ -978,19 +991,35 @@ impl Engine {
         Ok(())
     }
 
-    fn decide_item(&self, tx: &Tx<'_>, item: &Item, now: i64) -> store::Result<()> {
+    /// Decides for one item; with `top_up` (days), as a top-up of a
+    /// vendor order: as if its review period were that much longer.
+    /// Returns whether an order was approved or put to the household.
+    fn decide_item(
+        &self,
+        tx: &Tx<'_>,
+        item: &Item,
+        now: i64,
+        top_up: Option<f64>,
+    ) -> store::Result<bool> {
         let read = tx.read();
         if read.open_intent(&item.id)?.is_some() {
-            return Ok(());
+            return Ok(false);
         }
         if read
             .last_unsuccessful_close(&item.id)?
             .is_some_and(|t| now - t < COOLDOWN_SECS)
         {
-            return Ok(());
+            return Ok(false);
         }
         let Some(state) = read.item_state(&item.id)? else {
-            return Ok(());
+            return Ok(false);
+        };
+        let model = match top_up {
+            Some(days) => std::borrow::Cow::Owned(forecast::ItemModel {
+                review_days: item.model.review_days + days,
+                ..item.model.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(&item.model),
         };
         let days_since_last_order = read
             .last_order_at(&item.id)?
@@ -1005,7 +1034,7 @@ impl Engine {
             Measure::Consumption => 0.0,
         };
         let plan = forecast::plan(
-            &item.model,
+            &model,
             &state,
             now,
             &forecast::DecisionContext {
@@ -1017,12 +1046,18 @@ impl Engine {
             },
         );
         let fc = plan.forecast;
-        let Some(proposal) = plan.proposal else {
+        let Some(mut proposal) = plan.proposal else {
             if let Some(held) = plan.held {
                 tracing::debug!(item = %item.id, %held, "no proposal");
             }
-            return Ok(());
+            return Ok(false);
         };
+        if let Some(days) = top_up {
+            proposal.reasons.push(format!(
+                "topped up with the order from vendor {:?}: it would be needed within {days} more days anyway",
+                item.vendor
+            ));
+        }
         let cost = item.price * f64::from(proposal.packages);
         let ceiling = round_cents(cost * (1.0 + self.config.upstream.price_tolerance));
         let local = self.local(now);
@@ -1079,6 +1114,7 @@ impl Engine {
             .map(|r| format!("{}: {}", r.rule, r.text))
             .collect();
         tracing::info!(item = %item.id, packages = proposal.packages, ceiling, level = ?fc.level, days_left = ?fc.days_left, verdict = ?decision.verdict, "reorder proposed");
+        let ordered = !matches!(decision.verdict, Verdict::Deny);
         match decision.verdict {
             Verdict::AutoApprove => {
                 row.decided_by = Some(format!("rule:{first_rule}"));
@@ -1146,7 +1182,7 @@ impl Engine {
                 )?;
             }
         }
-        Ok(())
+        Ok(ordered)
     }
 
     /// What the rules would auto-approve for this item, in packages, so

@@ -194,7 +194,10 @@ async fn forged_replayed_expired_and_unknown_replies_are_refused() {
     let running = larder::daemon::start(
         config,
         clock.clone(),
-        larder::daemon::Options { tick_every: None },
+        larder::daemon::Options {
+            tick_every: None,
+            ..Default::default()
+        },
     )
     .await
     .expect("daemon");

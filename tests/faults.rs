@@ -478,7 +478,10 @@ async fn an_intent_decided_while_the_broker_is_down_waits_in_the_outbox_and_goes
     let running = larder::daemon::start(
         config,
         clock.clone(),
-        larder::daemon::Options { tick_every: None },
+        larder::daemon::Options {
+            tick_every: None,
+            ..Default::default()
+        },
     )
     .await
     .expect("daemon");

@@ -13,3 +13,4 @@ mod faults;
 mod hostile;
 mod privacy;
 mod restart;
+mod restocking;

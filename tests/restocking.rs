@@ -1,0 +1,141 @@
+//! The restocking decision through the real engine and a real SQLite file
+//! (in process, simulated time; no broker needed): one vendor order tops
+//! up that vendor's items that would be needed soon, and only those.
+
+use crate::support::TempDir;
+use larder::config::Config;
+use larder::engine::{Engine, Inbound};
+use larder::keys::{self, SigningKey};
+use larder::store::Store;
+
+/// 2026-03-02T10:00:00Z, a Monday morning.
+const NOW: i64 = 1_772_445_600;
+
+fn config(dir: &TempDir, top_up_days: f64) -> Config {
+    let member = keys::to_hex(&SigningKey::generate().public_key());
+    let item = |id: &str, vendor: &str, per_day: f64| {
+        format!(
+            r#"
+[[items]]
+id = "{id}"
+name = "{id}"
+unit = "pcs"
+package-size = 1
+product = "sku-{id}"
+price = 1.0
+category = "food"
+vendor = "{vendor}"
+device = "fridge"
+slot = "{id}"
+lead-time-days = 1
+review-days = 3
+noise = 0.01
+declared-usage = {{ amount = {per_day}, per = "day" }}
+"#
+        )
+    };
+    let text = format!(
+        r#"
+[hub]
+id = "home"
+state-dir = "{state}"
+timezone = "UTC"
+
+[mqtt]
+url = "mqtt://127.0.0.1:1"
+client-id = "larder-home"
+
+[upstream]
+top-up-days = {top_up_days}
+
+[[devices]]
+id = "fridge"
+topic = "fridge/events"
+format = "json"
+{milk}{butter}{eggs}
+[[members]]
+name = "alex"
+public-key = "{member}"
+
+[rules]
+currency = "EUR"
+auto-approve-up-to = 100
+monthly-budget = 1000
+[rules.categories]
+food = "allow"
+"#,
+        state = dir.join("state").display(),
+        milk = item("milk", "grocer", 0.3),
+        butter = item("butter", "grocer", 0.5),
+        eggs = item("eggs", "farm", 0.5),
+    );
+    Config::parse(&text, &dir.join("larder.toml")).expect("config")
+}
+
+fn reading(slot: &str, seq: u64, level: f64) -> Vec<u8> {
+    format!(
+        r#"{{"v":1,"device":"fridge","epoch":1,"seq":{seq},"kind":"level","slot":"{slot}","amount":{level}}}"#
+    )
+    .into_bytes()
+}
+
+/// Milk is low; butter and eggs would last about ten days; which items
+/// get an order at once?
+fn ordered_after_one_pass(top_up_days: f64) -> Vec<(String, Vec<String>)> {
+    let dir = TempDir::new(&format!("topup-{top_up_days}"));
+    let config = config(&dir, top_up_days);
+    std::fs::create_dir_all(dir.join("state")).expect("state dir");
+    let mut store = Store::open(&dir.join("state").join("larder.db")).expect("store");
+    let engine = Engine::new(config, SigningKey::generate());
+    let payloads = [
+        reading("milk", 1, 0.2),
+        reading("butter", 2, 5.0),
+        reading("eggs", 3, 5.0),
+    ];
+    let batch: Vec<Inbound<'_>> = payloads
+        .iter()
+        .map(|p| Inbound {
+            topic: "fridge/events",
+            payload: p,
+            retain: false,
+        })
+        .collect();
+    let outcome = engine.ingest(&mut store, &batch, NOW).expect("ingest");
+    assert_eq!(outcome.stored, 3);
+    engine
+        .decide(&mut store, Some(&outcome.touched), NOW)
+        .expect("decide");
+    let read = store.read();
+    ["milk", "butter", "eggs"]
+        .into_iter()
+        .filter_map(|item| {
+            read.open_intent(item)
+                .expect("read")
+                .map(|i| (item.to_owned(), i.why))
+        })
+        .collect()
+}
+
+#[test]
+fn one_vendor_order_tops_up_that_vendors_items_needed_soon() {
+    let alone = ordered_after_one_pass(0.0);
+    assert_eq!(
+        alone.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(),
+        ["milk"],
+        "without top-ups only the low item is ordered: {alone:?}"
+    );
+    let together = ordered_after_one_pass(3.0);
+    let items: Vec<&str> = together.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(
+        items,
+        ["milk", "butter"],
+        "butter rides along with the grocer's milk order; the farm's eggs wait"
+    );
+    let butter_why = &together[1].1;
+    assert!(
+        butter_why
+            .iter()
+            .any(|w| w.contains("topped up") && w.contains("grocer")),
+        "{butter_why:?}"
+    );
+}
