@@ -561,6 +561,10 @@ pub struct Plan {
     pub held: Option<String>,
 }
 
+/// When more than this share of a single package is expected to spoil
+/// before it is used, the proposal suggests a smaller pack.
+pub const SMALLER_PACK_SPOILAGE: f64 = 0.25;
+
 /// When a prompt cannot be avoided, the order covers this many days
 /// (capped by the shelf life), so the household is asked about once a week.
 pub const PROMPTED_COVER_DAYS: f64 = 7.0;
@@ -748,6 +752,16 @@ pub fn plan(model: &ItemModel, state: &ItemState, now: i64, ctx: &DecisionContex
                 num(package),
                 num(usable_new),
                 days(s),
+            ));
+        }
+        // Even one package mostly spoils: say so, with the pack size that
+        // would be used up in time.
+        let spoils = (package - usable_new).max(0.0) / package;
+        if packages == 1 && spoils > SMALLER_PACK_SPOILAGE {
+            reasons.push(format!(
+                "about {} of each package spoils before it is used; a pack of about {} would waste less",
+                percent(spoils),
+                num(usable_new.max(0.0)),
             ));
         }
     }
@@ -1514,6 +1528,60 @@ mod tests {
             &obs(T0 + days * DAY + HOUR, ObservationKind::Consumed, 0.0),
         );
         state
+    }
+
+    #[test]
+    fn a_pack_that_mostly_spoils_suggests_a_smaller_one() {
+        // 200 g packs kept 6 days, used at 20 g a day; the new pack starts
+        // when the 29 g left run out (1.5 days, minus the 1-day lead): 5.5
+        // days × 20 g = 110.83 g eaten in time, 45 % spoils.
+        let cold_cuts = ItemModel {
+            package_size: 200.0,
+            lead_time_days: 1.0,
+            review_days: 3.0,
+            shelf_life_days: Some(6.0),
+            service_level: 0.9,
+            declared_per_day: Some(20.0),
+            measure: Measure::Consumption,
+            noise: 0.0,
+        };
+        let mut state = ItemState::default();
+        observe(
+            &cold_cuts,
+            &mut state,
+            &obs(T0, ObservationKind::Added, 30.0),
+        );
+        let plan = plan(&cold_cuts, &state, T0 + HOUR, &DecisionContext::default());
+        let proposal = plan.proposal.expect("nearly out: an order");
+        assert_eq!(proposal.packages, 1);
+        let hint = proposal
+            .reasons
+            .iter()
+            .find(|r| r.contains("would waste less"))
+            .unwrap_or_else(|| panic!("{:?}", proposal.reasons));
+        assert!(hint.contains("about 45% of each package spoils"), "{hint}");
+        assert!(hint.contains("a pack of about 110.83"), "{hint}");
+
+        // Milk used faster than it spoils: no such hint.
+        let mut state = ItemState::default();
+        let model = ItemModel {
+            declared_per_day: Some(0.5),
+            ..milk()
+        };
+        observe(&model, &mut state, &reading(T0, 0.2));
+        let proposal = plan_of(&model, &state, T0 + HOUR);
+        assert!(!proposal.is_empty(), "milk at 0.2 is ordered");
+        assert!(
+            !proposal.iter().any(|r| r.contains("would waste less")),
+            "{proposal:?}"
+        );
+    }
+
+    fn plan_of(model: &ItemModel, state: &ItemState, now: i64) -> Vec<String> {
+        plan(model, state, now, &DecisionContext::default())
+            .proposal
+            .map(|p| p.reasons)
+            .unwrap_or_default()
     }
 
     #[test]
