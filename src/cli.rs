@@ -118,9 +118,12 @@ pub enum Command {
             value_delimiter = ','
         )]
         policies: Vec<String>,
-        /// At most this many series per item (0 = all).
+        /// At most this many series per item, a seeded random sample (0 = all).
         #[arg(long, default_value_t = 0)]
         max_series: usize,
+        /// Seed of the `--max-series` sample.
+        #[arg(long, default_value_t = 1)]
+        sample_seed: u64,
     },
     /// Run seeded synthetic households for a year through every policy.
     Simulate {
@@ -262,7 +265,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             policies,
             max_series,
-        } => crate::replay::run(&events, &out, &parse_policies(&policies)?, max_series),
+            sample_seed,
+        } => crate::replay::run(
+            &events,
+            &out,
+            &parse_policies(&policies)?,
+            max_series,
+            sample_seed,
+        ),
         Command::Simulate {
             seed,
             households,

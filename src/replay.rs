@@ -977,20 +977,61 @@ pub fn summary_table(rows: &[SummaryRow]) -> String {
     out
 }
 
+/// A seeded random sample of at most `n` series per item, in file order:
+/// each series gets a pseudo-random key from (seed, household, item) and
+/// the `n` smallest keys of each item are kept. The same seed keeps the
+/// same series; every series is equally likely to be kept.
+pub fn sample_per_item(series: Vec<Series>, n: usize, seed: u64) -> Vec<Series> {
+    let key = |s: &Series| {
+        // FNV-1a over the seed and the series' identity.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let bytes = seed
+            .to_le_bytes()
+            .into_iter()
+            .chain(s.household_id.bytes())
+            .chain([0xff])
+            .chain(s.item.bytes());
+        for b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        // A final avalanche so that similar ids do not sort together.
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
+    };
+    let mut keys: HashMap<&str, Vec<u64>> = HashMap::new();
+    for s in &series {
+        keys.entry(&s.item).or_default().push(key(s));
+    }
+    let cutoff: HashMap<String, u64> = keys
+        .into_iter()
+        .map(|(item, mut k)| {
+            k.sort_unstable();
+            (item.to_owned(), k[(n.min(k.len())) - 1])
+        })
+        .collect();
+    series
+        .into_iter()
+        .filter(|s| cutoff.get(&s.item).is_some_and(|c| key(s) <= *c))
+        .collect()
+}
+
 /// `larder replay`: reads `events`, runs `policies`, writes
 /// `PREFIX_per_series.csv` and `PREFIX_summary.csv`, prints the summary.
-pub fn run(events: &Path, out: &str, policies: &[Policy], max_series: usize) -> anyhow::Result<()> {
+pub fn run(
+    events: &Path,
+    out: &str,
+    policies: &[Policy],
+    max_series: usize,
+    sample_seed: u64,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let text =
         std::fs::read_to_string(events).with_context(|| format!("reading {}", events.display()))?;
     let (mut series, n_days) = parse_events(&text)?;
     if max_series > 0 {
-        let mut per_item: HashMap<String, usize> = HashMap::new();
-        series.retain(|s| {
-            let c = per_item.entry(s.item.clone()).or_default();
-            *c += 1;
-            *c <= max_series
-        });
+        series = sample_per_item(series, max_series, sample_seed);
     }
     let mut last = Instant::now();
     let rows = replay_all(&series, n_days, policies, |done, total| {
@@ -1026,6 +1067,45 @@ pub fn run(events: &Path, out: &str, policies: &[Policy], max_series: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_series_samples_evenly_and_repeatably() {
+        let series: Vec<Series> = (0..200)
+            .flat_map(|h| {
+                ["milk", "eggs"].map(|item| Series {
+                    household_id: h.to_string(),
+                    item: item.to_owned(),
+                    purchases: Vec::new(),
+                })
+            })
+            .collect();
+        let picked = sample_per_item(series.clone(), 20, 1);
+        for item in ["milk", "eggs"] {
+            assert_eq!(picked.iter().filter(|s| s.item == item).count(), 20);
+        }
+        // Not simply the first 20 households: spread across the file.
+        let ids: Vec<usize> = picked
+            .iter()
+            .filter(|s| s.item == "milk")
+            .map(|s| s.household_id.parse().unwrap())
+            .collect();
+        assert!(ids.iter().any(|&h| h >= 100), "{ids:?}");
+        assert!(ids.iter().any(|&h| h < 100), "{ids:?}");
+        let again = sample_per_item(series.clone(), 20, 1);
+        let key = |v: &[Series]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|s| (s.household_id.clone(), s.item.clone()))
+                .collect()
+        };
+        assert_eq!(key(&picked), key(&again), "same seed, same sample");
+        let other = sample_per_item(series.clone(), 20, 2);
+        assert_ne!(key(&picked), key(&other), "another seed, another sample");
+        assert_eq!(
+            sample_per_item(series, 1000, 1).len(),
+            400,
+            "n above the count keeps all"
+        );
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
