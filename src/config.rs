@@ -158,6 +158,11 @@ pub struct Item {
     /// The item's own order policy (`items[].order`), overriding its
     /// category's.
     pub order: Option<CategoryPolicy>,
+    /// Reorder whenever the usable stock falls below this (`min-level`, in
+    /// the item's unit), whatever the forecast says.
+    pub min_level: Option<f64>,
+    /// Orders fill up to at least this (`desired-level`, in the item's unit).
+    pub desired_level: Option<f64>,
     /// Who delivers it (`items[].vendor`, default `"default"`): one order
     /// of a vendor tops up its other items that would be needed soon.
     pub vendor: String,
@@ -455,6 +460,8 @@ mod raw {
         pub category: Option<String>,
         pub order: Option<String>,
         pub vendor: Option<String>,
+        pub min_level: Option<f64>,
+        pub desired_level: Option<f64>,
         pub device: Option<String>,
         pub slot: Option<String>,
         pub measure: Option<String>,
@@ -962,6 +969,20 @@ impl Check {
             };
             let category = self.required(&p("category"), it.category);
             let order = it.order.map(|v| self.policy(&p("order"), &v));
+            let min_level = it
+                .min_level
+                .map(|v| self.number(&p("min-level"), Some(v), 0.0, |v| v >= 0.0, "0 or more"));
+            let desired_level = it
+                .desired_level
+                .map(|v| self.number(&p("desired-level"), Some(v), 0.0, |v| v >= 0.0, "0 or more"));
+            if let (Some(min), Some(desired)) = (min_level, desired_level) {
+                if desired < min {
+                    self.problem(
+                        p("desired-level"),
+                        format_args!("{desired} is below min-level {min}"),
+                    );
+                }
+            }
             let vendor = match it.vendor {
                 None => DEFAULT_VENDOR.to_owned(),
                 Some(v) => self.ident(&p("vendor"), Some(v), 64),
@@ -1044,6 +1065,8 @@ impl Check {
                 currency: item_currency,
                 category,
                 order,
+                min_level,
+                desired_level,
                 vendor,
                 device,
                 slot,
@@ -2183,6 +2206,24 @@ public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
             ),
             &["items[0].order: unknown policy \"sometimes\""],
         );
+    }
+
+    #[test]
+    fn min_and_desired_levels_are_checked() {
+        let with = |extra: &str| {
+            MINIMAL.replace(
+                "category = \"dairy\"\n",
+                &format!("category = \"dairy\"\n{extra}"),
+            )
+        };
+        let c = ok(&with("min-level = 1.5\ndesired-level = 4\n"));
+        assert_eq!(c.items[0].min_level, Some(1.5));
+        assert_eq!(c.items[0].desired_level, Some(4.0));
+        check(
+            &with("min-level = 3\ndesired-level = 2\n"),
+            &["items[0].desired-level: 2 is below min-level 3"],
+        );
+        check(&with("min-level = -1\n"), &["items[0].min-level"]);
     }
 
     #[test]

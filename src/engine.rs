@@ -1041,8 +1041,8 @@ impl Engine {
                 on_order: unseen_delivery,
                 days_since_last_order,
                 auto_approve: self.auto_approve_for(item),
-                min_level: None,
-                desired_level: None,
+                min_level: item.min_level,
+                desired_level: item.desired_level,
             },
         );
         let fc = plan.forecast;

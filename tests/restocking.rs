@@ -11,7 +11,7 @@ use larder::store::Store;
 /// 2026-03-02T10:00:00Z, a Monday morning.
 const NOW: i64 = 1_772_445_600;
 
-fn config(dir: &TempDir, top_up_days: f64) -> Config {
+fn config(dir: &TempDir, top_up_days: f64, milk_extra: &str) -> Config {
     let member = keys::to_hex(&SigningKey::generate().public_key());
     let item = |id: &str, vendor: &str, per_day: f64| {
         format!(
@@ -65,7 +65,7 @@ monthly-budget = 1000
 food = "allow"
 "#,
         state = dir.join("state").display(),
-        milk = item("milk", "grocer", 0.3),
+        milk = item("milk", "grocer", 0.3) + milk_extra,
         butter = item("butter", "grocer", 0.5),
         eggs = item("eggs", "farm", 0.5),
     );
@@ -82,13 +82,22 @@ fn reading(slot: &str, seq: u64, level: f64) -> Vec<u8> {
 /// Milk is low; butter and eggs would last about ten days; which items
 /// get an order at once?
 fn ordered_after_one_pass(top_up_days: f64) -> Vec<(String, Vec<String>)> {
+    ordered(top_up_days, 0.2, "")
+        .into_iter()
+        .map(|(item, _, why)| (item, why))
+        .collect()
+}
+
+/// One decision pass after one reading per item (milk at `milk_level`):
+/// (item, packages, why) of every open intent.
+fn ordered(top_up_days: f64, milk_level: f64, milk_extra: &str) -> Vec<(String, u32, Vec<String>)> {
     let dir = TempDir::new(&format!("topup-{top_up_days}"));
-    let config = config(&dir, top_up_days);
+    let config = config(&dir, top_up_days, milk_extra);
     std::fs::create_dir_all(dir.join("state")).expect("state dir");
     let mut store = Store::open(&dir.join("state").join("larder.db")).expect("store");
     let engine = Engine::new(config, SigningKey::generate());
     let payloads = [
-        reading("milk", 1, 0.2),
+        reading("milk", 1, milk_level),
         reading("butter", 2, 5.0),
         reading("eggs", 3, 5.0),
     ];
@@ -111,7 +120,7 @@ fn ordered_after_one_pass(top_up_days: f64) -> Vec<(String, Vec<String>)> {
         .filter_map(|item| {
             read.open_intent(item)
                 .expect("read")
-                .map(|i| (item.to_owned(), i.why))
+                .map(|i| (item.to_owned(), i.packages, i.why))
         })
         .collect()
 }
@@ -137,5 +146,21 @@ fn one_vendor_order_tops_up_that_vendors_items_needed_soon() {
             .iter()
             .any(|w| w.contains("topped up") && w.contains("grocer")),
         "{butter_why:?}"
+    );
+}
+
+#[test]
+fn a_minimum_level_orders_and_a_desired_level_sizes_the_order() {
+    // 5 units of milk at 0.3 a day: no order by the forecast.
+    assert!(ordered(0.0, 5.0, "").is_empty());
+    // Below the household's minimum of 6: ordered, filled up to 12.
+    let with_levels = ordered(0.0, 5.0, "min-level = 6.0\ndesired-level = 12.0\n");
+    assert_eq!(with_levels.len(), 1, "{with_levels:?}");
+    let (item, packages, why) = &with_levels[0];
+    assert_eq!(item, "milk");
+    assert!(*packages >= 7, "5 + {packages} packages reach 12: {why:?}");
+    assert!(
+        why.iter().any(|w| w.contains("below the minimum of 6.00")),
+        "{why:?}"
     );
 }
