@@ -734,9 +734,12 @@ impl Engine {
                     ));
                 }
                 tx.transition_intent(&row.id, row.state, IntentState::Cancelled, Some(&by), now)?;
-                if tx.cancel_unsent(&row.id, "intent", now)? == 0 {
-                    self.enqueue_cancel(tx, &row, CancelReason::Household, now)?;
-                }
+                // Drop the intent if it has not left; the cancellation goes
+                // out regardless, because the relay may have the intent in
+                // flight right now (a cancel for an id the shop never saw
+                // is harmless; an order it never hears cancelled is not).
+                tx.cancel_unsent(&row.id, "intent", now)?;
+                self.enqueue_cancel(tx, &row, CancelReason::Household, now)?;
             }
             other => {
                 return refuse(format!(
@@ -808,6 +811,8 @@ impl Engine {
             product,
             unit_price: total / f64::from(row.packages.max(1)),
             price_ceiling: total,
+            deliver_after: now + (row.deliver_after - row.created_at).max(0),
+            deliver_before: now + (row.deliver_before - row.created_at).max(0),
             nonce: Some(nonce.clone()),
             prompt_at: Some(now),
             expires_at: Some(expires_at),
