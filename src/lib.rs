@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod mqtt;
 pub mod notify;
 pub mod replay;
+pub mod seal;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
