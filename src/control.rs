@@ -1,4 +1,4 @@
-//! Household control messages (pause, resume, guests): COSE_Sign1 signed by
+//! Household control messages (pause, resume, guests, forget): COSE_Sign1 signed by
 //! a member's Ed25519 key, like approval replies, so nobody on the LAN can
 //! stop or skew the household's orders without a member's key.
 //!
@@ -17,8 +17,17 @@ pub const AAD_PREFIX: &str = "larder-control-v1:";
 /// Longest member or hub name accepted in a control message.
 const NAME_MAX_BYTES: usize = 128;
 
+/// What a forget erases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForgetScope {
+    /// Everything held about one item (by id).
+    Item(String),
+    /// Everything held about the household.
+    Household,
+}
+
 /// What a member asks.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// The household is away: stop learning and ordering, until `until`
     /// (Unix seconds) or a `Resume`.
@@ -35,6 +44,9 @@ pub enum Command {
         /// Unix seconds.
         until: i64,
     },
+    /// Erase what larder holds about an item or the whole household,
+    /// irreversibly (executed by the daemon's writer, see `forget`).
+    Forget(ForgetScope),
 }
 
 /// The signed content of a control message.
@@ -70,19 +82,30 @@ pub fn sign_control(key: &SigningKey, claims: &ControlClaims) -> Vec<u8> {
             Value::Integer(claims.issued_at.into()),
         ),
     ];
-    let (name, extra): (&str, Vec<(Value, Value)>) = match claims.command {
+    let (name, extra): (&str, Vec<(Value, Value)>) = match &claims.command {
         Command::Pause { until } => (
             "pause",
             until
                 .map(|u| vec![(Value::Text("until".into()), Value::Integer(u.into()))])
                 .unwrap_or_default(),
         ),
+        Command::Forget(ForgetScope::Item(item)) => (
+            "forget",
+            vec![
+                (Value::Text("scope".into()), Value::Text("item".into())),
+                (Value::Text("item".into()), Value::Text(item.clone())),
+            ],
+        ),
+        Command::Forget(ForgetScope::Household) => (
+            "forget",
+            vec![(Value::Text("scope".into()), Value::Text("household".into()))],
+        ),
         Command::Resume => ("resume", Vec::new()),
         Command::Guests { factor, until } => (
             "guests",
             vec![
-                (Value::Text("factor".into()), Value::Float(factor)),
-                (Value::Text("until".into()), Value::Integer(until.into())),
+                (Value::Text("factor".into()), Value::Float(*factor)),
+                (Value::Text("until".into()), Value::Integer((*until).into())),
             ],
         ),
     };
@@ -130,6 +153,25 @@ fn decode(payload: &[u8]) -> Result<ControlClaims, String> {
             },
         },
         "resume" => Command::Resume,
+        "forget" => {
+            let scope = cbor_text("scope", fields.take("scope")?, 16)?;
+            match scope.as_str() {
+                "household" => Command::Forget(ForgetScope::Household),
+                "item" => {
+                    let item = cbor_text("item", fields.take("item")?, NAME_MAX_BYTES)?;
+                    if item.is_empty() {
+                        return Err("item must not be empty".to_owned());
+                    }
+                    Command::Forget(ForgetScope::Item(item))
+                }
+                other => {
+                    return Err(format!(
+                        "unknown forget scope {:?} (item, household)",
+                        crate::wire::clip(other)
+                    ));
+                }
+            }
+        }
         "guests" => {
             let factor = match fields.take("factor")? {
                 ciborium::Value::Float(f) if f.is_finite() && (1.0..=20.0).contains(&f) => f,
@@ -184,8 +226,10 @@ mod tests {
                 factor: 1.5,
                 until: 1_800_200_000,
             },
+            Command::Forget(ForgetScope::Item("oat-milk".into())),
+            Command::Forget(ForgetScope::Household),
         ] {
-            let bytes = sign_control(&key, &claims(command));
+            let bytes = sign_control(&key, &claims(command.clone()));
             let opened = open_control(&bytes, "home", |kid| {
                 (kid == "alex").then_some((public, true))
             })

@@ -79,6 +79,8 @@ pub struct Running {
     acker: JoinHandle<()>,
     timers: Vec<JoinHandle<()>>,
     database: PathBuf,
+    /// The state directory's single-writer lock, released when dropped.
+    _lock: crate::forget::StateLock,
 }
 
 impl Running {
@@ -180,6 +182,9 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let state_dir = config.hub.state_dir.clone();
     create_private_dir(&state_dir)?;
+    // One writer per state directory: a second larder (or a `larder forget`
+    // working on the files) is refused here, naming the holder.
+    let lock = crate::forget::StateLock::acquire(&state_dir)?;
     let database = config.hub.database_path();
     let store = open_store(&database, clock.now())?;
     let hub_key = SigningKey::load_or_create(&config.hub.key_file)
@@ -305,6 +310,7 @@ pub async fn start(
         acker,
         timers,
         database,
+        _lock: lock,
     })
 }
 
@@ -475,6 +481,24 @@ impl Writer {
                 }
             }
         };
+        if outcome.scrub {
+            // A forget was committed: make the erased content unrecoverable
+            // from the file, its WAL and free pages before going on.
+            match self.store.scrub() {
+                Ok(bytes) => {
+                    tracing::info!(
+                        database_bytes = bytes,
+                        "forget: database scrubbed (checkpoint, VACUUM, WAL truncated)"
+                    );
+                    if let Err(e) = crate::forget::wipe_quarantined(self.store.path()) {
+                        tracing::error!(error = %e, "forget: cannot wipe quarantined database copies");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "forget committed but the scrub failed; erased rows may linger in free pages or the WAL until the next scrub")
+                }
+            }
+        }
         for publish in batch {
             // Only after the commit above. Fails only if the ack task is
             // gone (shutting down); the broker then redelivers.

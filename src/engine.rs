@@ -118,6 +118,8 @@ pub struct BatchOutcome {
     pub refused: u64,
     /// Items whose state changed (decide for these).
     pub touched: Vec<String>,
+    /// A forget was committed: run `Store::scrub` before anything else.
+    pub scrub: bool,
 }
 
 /// The engine: configuration, hub key and topics. Stateless between calls;
@@ -198,6 +200,7 @@ impl Engine {
                     }
                 }
                 Ok(Handled::Done) => {}
+                Ok(Handled::Forgot) => outcome.scrub = true,
                 Err(refusal) => {
                     tracing::warn!(topic = msg.topic, bytes = msg.payload.len(), reason = %refusal.reason, "refused inbound message");
                     tx.dead_letter(msg.topic, msg.payload, &refusal.reason, now)?;
@@ -368,6 +371,11 @@ impl Engine {
             }
         }
         tx.set_member_control_iat(&claims.member, claims.issued_at)?;
+        if let control::Command::Forget(scope) = &claims.command {
+            let gone = crate::forget::apply(tx, &self.config, &self.topics, scope, now)?;
+            tracing::warn!(member = %claims.member, ledger_entry = gone.ledger_seq, observations = gone.observations, intents = gone.intents, "forget executed at a member's signed request");
+            return Ok(Ok(Handled::Forgot));
+        }
         let mut presence = read.presence()?;
         match claims.command {
             control::Command::Pause { until } => {
@@ -388,12 +396,14 @@ impl Engine {
                     forecast::declare_guests(state, factor, until);
                 })?;
             }
+            control::Command::Forget(_) => {}
         }
         tx.set_presence(&presence, now)?;
         let (command, until, factor) = match claims.command {
             control::Command::Pause { until } => ("pause", until, None),
             control::Command::Resume => ("resume", None, None),
             control::Command::Guests { factor, until } => ("guests", Some(until), Some(factor)),
+            control::Command::Forget(_) => ("forget", None, None),
         };
         tx.ledger_append(
             ledger::Kind::Presence,
@@ -1067,6 +1077,8 @@ enum Handled {
     Done,
     /// Changed every item (presence): decide for all of them.
     AllItems,
+    /// Erased data (forget): the writer scrubs the file after the commit.
+    Forgot,
 }
 
 /// Appends a decision about `intent` to the ledger (same transaction).

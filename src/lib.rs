@@ -15,6 +15,7 @@ pub mod demo;
 pub mod engine;
 pub mod explain;
 pub mod export;
+pub mod forget;
 pub mod intent;
 pub mod keys;
 pub mod ledger;

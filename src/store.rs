@@ -2288,6 +2288,18 @@ impl Tx<'_> {
         Ok(gone)
     }
 
+    /// Deletes dead letters that arrived on `topic` and whose payload holds
+    /// `needle` (a forgotten item's slot on its device); returns how many.
+    pub fn forget_dead_letters_on(&self, topic: &str, needle: &str) -> Result<u64> {
+        Ok(self
+            .tx
+            .execute(
+                "DELETE FROM dead_letters WHERE topic = ?1 AND instr(payload, CAST(?2 AS BLOB)) > 0",
+                params![topic, needle],
+            )
+            .map_err(self.err())? as u64)
+    }
+
     /// Erases everything held about the household, in this transaction (the
     /// caller commits, then runs [`Store::scrub`]): every observation,
     /// aggregate, state, key, intent, approval, outbox row, dead letter,
