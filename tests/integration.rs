@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod end_to_end;
 mod faults;
+mod forget;
 mod hostile;
 mod privacy;
 mod restart;

@@ -1,0 +1,395 @@
+//! `larder forget`: a real household on a real mosquitto, the real binary;
+//! afterwards every file in the state directory is scanned as raw bytes for
+//! the forgotten item in every encoding it could have been stored in.
+
+use crate::support::*;
+use larder::keys;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const OAT: &str = "oat-milk-zx81";
+const OAT_NAME: &str = "Oat Drink Zx81 Barista";
+const OAT_LEVELS: [f64; 3] = [1.23456, 0.98731, 0.41237];
+const RYE: &str = "rye-loaf-q4";
+const RYE_NAME: &str = "Rye Loaf Q4 Sourdough";
+const RYE_LEVELS: [f64; 3] = [3.71828, 3.14159, 2.71713];
+const TOPIC: &str = "larder/fghub/devices/pantry/events";
+
+fn larder(config: &Path, args: &[&str]) -> Output {
+    Command::new(LARDER)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("LARDER_LOG", "warn")
+        .output()
+        .expect("run larder")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write_household(dir: &TempDir, broker: &Broker, member_key: &[u8; 32]) -> PathBuf {
+    let config = format!(
+        r#"
+[hub]
+id = "fghub"
+state-dir = "{state}"
+timezone = "UTC"
+
+[mqtt]
+url = "{url}"
+client-id = "larder-fghub"
+
+[[devices]]
+id = "pantry"
+topic = "{TOPIC}"
+format = "json"
+
+[[items]]
+id = "{OAT}"
+name = "{OAT_NAME}"
+unit = "l"
+package-size = 1.0
+product = "sku-oat-zx81"
+price = 1.00
+currency = "EUR"
+category = "dairy"
+device = "pantry"
+slot = "oat"
+lead-time-days = 1
+review-days = 3
+declared-usage = {{ amount = 2.1, per = "week" }}
+
+[[items]]
+id = "{RYE}"
+name = "{RYE_NAME}"
+unit = "kg"
+package-size = 1.0
+product = "sku-rye-q4"
+price = 3.00
+currency = "EUR"
+category = "bakery"
+device = "pantry"
+slot = "rye"
+lead-time-days = 1
+review-days = 3
+declared-usage = {{ amount = 1, per = "week" }}
+
+[[members]]
+name = "alex"
+public-key = "{key}"
+
+[rules]
+currency = "EUR"
+auto-approve-up-to = 8.0
+approvals-required = 1
+default-category = "allow"
+"#,
+        state = dir.join("state").display(),
+        url = broker.url(),
+        key = keys::to_hex(member_key),
+    );
+    let path = dir.join("larder.toml");
+    std::fs::write(&path, config).expect("write config");
+    path
+}
+
+/// Every encoding a value of the forgotten item could be stored in.
+fn needles_for(ids: &[&str], levels: &[f64]) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push((format!("text {id:?}"), id.as_bytes().to_vec()));
+        out.push((
+            format!("hex {id:?}"),
+            keys::to_hex(id.as_bytes()).into_bytes(),
+        ));
+        // CBOR text string header + bytes.
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&ciborium::Value::Text((*id).to_owned()), &mut cbor).expect("cbor");
+        out.push((format!("cbor {id:?}"), cbor));
+    }
+    for level in levels {
+        let json = serde_json::to_string(level).expect("json");
+        out.push((format!("text/json {level}"), json.clone().into_bytes()));
+        out.push((
+            format!("hex of text {level}"),
+            keys::to_hex(json.as_bytes()).into_bytes(),
+        ));
+        out.push((format!("f64 LE {level}"), level.to_le_bytes().to_vec()));
+        out.push((format!("f64 BE {level}"), level.to_be_bytes().to_vec()));
+        out.push((
+            format!("f32 LE {level}"),
+            (*level as f32).to_le_bytes().to_vec(),
+        ));
+        out.push((
+            format!("f32 BE {level}"),
+            (*level as f32).to_be_bytes().to_vec(),
+        ));
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&ciborium::Value::Float(*level), &mut cbor).expect("cbor");
+        out.push((format!("cbor {level}"), cbor.clone()));
+        out.push((
+            format!("hex of cbor {level}"),
+            keys::to_hex(&cbor).into_bytes(),
+        ));
+        out.push((
+            format!("hex of f64 LE {level}"),
+            keys::to_hex(&level.to_le_bytes()).into_bytes(),
+        ));
+    }
+    out
+}
+
+/// Scans every regular file under `dir` (recursively) for every needle;
+/// returns (files, bytes scanned, hits as "file: needle").
+fn scan(dir: &Path, needles: &[(String, Vec<u8>)]) -> (usize, u64, Vec<String>) {
+    let mut files = 0;
+    let mut bytes = 0u64;
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).expect("read dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            if entry.file_type().expect("type").is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let Ok(content) = std::fs::read(&path) else {
+                continue;
+            };
+            files += 1;
+            bytes += content.len() as u64;
+            for (what, needle) in needles {
+                if content
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_slice())
+                {
+                    hits.push(format!("{}: {what}", path.display()));
+                }
+            }
+        }
+    }
+    (files, bytes, hits)
+}
+
+fn publish_levels(port: u16, slot: &str, first_seq: u64, levels: &[f64]) {
+    for (i, level) in levels.iter().enumerate() {
+        mosquitto_pub(
+            port,
+            TOPIC,
+            &level_json("pantry", slot, 1, first_seq + i as u64, *level),
+        );
+    }
+}
+
+fn stored(dir: &TempDir, seq: u64) -> bool {
+    larder::store::Store::open_readonly(&dir.join("state").join("larder.db"))
+        .ok()
+        .is_some_and(|db| db.read().has_observation("pantry", 1, seq).unwrap_or(false))
+}
+
+fn export(config: &Path) -> serde_json::Value {
+    let out = larder(config, &["export"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("export json")
+}
+
+fn ledger_ok(config: &Path) -> String {
+    let verify = larder(config, &["ledger", "verify"]);
+    let out = text(&verify.stdout);
+    assert!(verify.status.success(), "{out}{}", text(&verify.stderr));
+    out
+}
+
+/// A household with two items, an order for the one to forget, a refused
+/// event and a quarantined database copy mentioning it.
+fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
+    let broker = Broker::start();
+    let dir = TempDir::new(tag);
+    let key_path = dir.join("alex.key");
+    let alex = keys::SigningKey::create(&key_path).expect("key");
+    let config = write_household(&dir, &broker, &alex.public_key());
+    let upstream = "larder/fghub/upstream/intents".to_string();
+    let watcher = Watcher::start(broker.port, std::slice::from_ref(&upstream));
+    let daemon = Daemon::start(&config);
+    wait_for_db(&dir);
+    wait_online(broker.port, "fghub");
+    publish_levels(broker.port, "oat", 1, &OAT_LEVELS);
+    publish_levels(broker.port, "rye", 11, &RYE_LEVELS);
+    // A refused event that carries the item's slot and a reading.
+    mosquitto_pub(
+        broker.port,
+        TOPIC,
+        format!(
+            r#"{{"v":1,"device":"pantry","epoch":1,"seq":99,"kind":"level","slot":"oat","amount":"{}"}}"#,
+            OAT_LEVELS[0]
+        )
+        .as_bytes(),
+    );
+    wait_until(Duration::from_secs(20), "an oat intent upstream", || {
+        !watcher.on(&upstream).is_empty()
+    });
+    wait_until(Duration::from_secs(20), "every reading stored", || {
+        stored(&dir, 3) && stored(&dir, 13)
+    });
+    // A quarantined copy (as `daemon::open_store` leaves one) naming it.
+    std::fs::write(
+        dir.join("state").join("larder.db.corrupt-1700000000"),
+        format!("garbage {OAT} {OAT_NAME} {}", OAT_LEVELS[0]),
+    )
+    .expect("quarantine copy");
+    (broker, dir, config, key_path, daemon)
+}
+
+#[test]
+fn forgetting_an_item_through_the_running_daemon_leaves_no_byte_of_it_in_the_state_dir() {
+    let (broker, dir, config, key_path, mut daemon) = household("forget-item");
+    let state = dir.join("state");
+    let oat_needles = needles_for(&[OAT, OAT_NAME], &OAT_LEVELS);
+
+    // Before: the scan finds it (the test can fail), in plaintext columns
+    // (ids) and the ledger; the readings themselves are sealed.
+    let (_, _, before) = scan(&state, &oat_needles);
+    assert!(
+        before
+            .iter()
+            .any(|h| h.contains("larder.db") && h.contains(OAT)),
+        "{before:?}"
+    );
+    let before_export = export(&config);
+    assert_eq!(
+        before_export["observations"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|o| o["item"] == OAT)
+            .count(),
+        3
+    );
+
+    // While larder runs, the CLI without a member key refuses, naming the lock.
+    let refused = larder(&config, &["forget", "--item", OAT, "--yes"]);
+    let err = text(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        err.contains("larder.lock") && err.contains(&format!("pid {}", daemon.pid())),
+        "{err}"
+    );
+    // Without --yes and nothing on stdin it asks and erases nothing.
+    let unconfirmed = larder(&config, &["forget", "--item", OAT]);
+    assert!(!unconfirmed.status.success());
+
+    let forget = larder(
+        &config,
+        &[
+            "forget",
+            "--item",
+            OAT,
+            "--yes",
+            "--key",
+            key_path.to_str().expect("utf-8"),
+        ],
+    );
+    let out = text(&forget.stdout);
+    assert!(forget.status.success(), "{out}{}", text(&forget.stderr));
+    assert!(out.contains("executed by the running larder"), "{out}");
+
+    // The daemon still works: a new rye reading is stored after the forget.
+    publish_levels(broker.port, "rye", 14, &[2.5]);
+    wait_until(
+        Duration::from_secs(20),
+        "a reading after the forget",
+        || stored(&dir, 14),
+    );
+    let (files, bytes, hits) = scan(&state, &oat_needles);
+    assert!(hits.is_empty(), "found while running: {hits:?}");
+    eprintln!("scanned {files} files, {bytes} bytes while running: no trace of {OAT}");
+
+    // The other item is intact; the ledger verifies and shows the forget.
+    let after = export(&config);
+    let rye: Vec<f64> = after["observations"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|o| o["item"] == RYE)
+        .map(|o| o["amount"].as_f64().expect("amount"))
+        .collect();
+    assert_eq!(rye, vec![RYE_LEVELS[0], RYE_LEVELS[1], RYE_LEVELS[2], 2.5]);
+    assert!(
+        after["item_state"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|s| s["item"] == RYE)
+    );
+    for table in [
+        "observations",
+        "item_state",
+        "observation_days",
+        "intents",
+        "approvals",
+        "outbox",
+        "dead_letters",
+        "ledger",
+    ] {
+        assert!(
+            !after[table].to_string().contains(OAT),
+            "{table} still names {OAT}"
+        );
+    }
+    let verified = ledger_ok(&config);
+    assert!(
+        verified.contains("erased by recorded forgets"),
+        "{verified}"
+    );
+    let show = text(&larder(&config, &["ledger", "show", "--limit", "200"]).stdout);
+    assert!(show.contains("forget (item)"), "{show}");
+    assert!(!show.contains(OAT), "{show}");
+
+    assert_eq!(daemon.terminate(), Some(0), "clean exit on SIGTERM");
+    let (files, bytes, hits) = scan(&state, &oat_needles);
+    assert!(hits.is_empty(), "found after stop: {hits:?}");
+    eprintln!("scanned {files} files, {bytes} bytes after stop: no trace of {OAT}");
+    // The rye id is still in the database (the scan is not blind).
+    let (_, _, rye_hits) = scan(&state, &needles_for(&[RYE], &[]));
+    assert!(
+        rye_hits.iter().any(|h| h.contains("larder.db")),
+        "{rye_hits:?}"
+    );
+}
+
+#[test]
+fn forget_all_without_the_daemon_erases_the_household_and_larder_starts_again() {
+    let (broker, dir, config, _key, mut daemon) = household("forget-all");
+    let state = dir.join("state");
+    assert_eq!(daemon.terminate(), Some(0));
+
+    let forget = larder(&config, &["forget", "--all", "--yes"]);
+    let out = text(&forget.stdout);
+    assert!(forget.status.success(), "{out}{}", text(&forget.stderr));
+    assert!(out.contains("quarantined copies wiped: 1"), "{out}");
+
+    let mut needles = needles_for(&[OAT, OAT_NAME, RYE, RYE_NAME], &OAT_LEVELS);
+    needles.extend(needles_for(&[], &RYE_LEVELS));
+    let (files, bytes, hits) = scan(&state, &needles);
+    assert!(hits.is_empty(), "{hits:?}");
+    eprintln!("scanned {files} files, {bytes} bytes after forget --all: nothing left");
+    ledger_ok(&config);
+    let show = text(&larder(&config, &["ledger", "show"]).stdout);
+    assert!(show.contains("forget (household)"), "{show}");
+
+    // larder starts on the erased database and works.
+    let mut daemon = Daemon::start(&config);
+    wait_online(broker.port, "fghub");
+    publish_levels(broker.port, "rye", 21, &[3.0]);
+    wait_until(
+        Duration::from_secs(20),
+        "a reading after forget --all",
+        || stored(&dir, 21),
+    );
+    assert_eq!(daemon.terminate(), Some(0));
+    ledger_ok(&config);
+}
