@@ -1274,7 +1274,7 @@ impl<'a> Reader<'a> {
                 observed_at: secret.observed_at,
             });
         }
-        rows.sort_by(|a, b| b.observed_at.cmp(&a.observed_at));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.observed_at));
         Ok(rows)
     }
 
@@ -1388,11 +1388,9 @@ impl DayAggregate {
             "consumed" | "washer_cycle" => self.consumed += obs.amount,
             "added" => self.added += obs.amount,
             "removed" => self.removed += obs.amount,
-            "level" => {
-                if self.last_level_at.is_none_or(|at| obs.observed_at >= at) {
-                    self.last_level = Some(obs.amount);
-                    self.last_level_at = Some(obs.observed_at);
-                }
+            "level" if self.last_level_at.is_none_or(|at| obs.observed_at >= at) => {
+                self.last_level = Some(obs.amount);
+                self.last_level_at = Some(obs.observed_at);
             }
             _ => {}
         }

@@ -13,7 +13,7 @@ const OAT_NAME: &str = "Oat Drink Zx81 Barista";
 const OAT_LEVELS: [f64; 3] = [1.23456, 0.98731, 0.41237];
 const RYE: &str = "rye-loaf-q4";
 const RYE_NAME: &str = "Rye Loaf Q4 Sourdough";
-const RYE_LEVELS: [f64; 3] = [3.71828, 3.14159, 2.71713];
+const RYE_LEVELS: [f64; 3] = [3.71843, 3.24519, 2.71713];
 const TOPIC: &str = "larder/fghub/devices/pantry/events";
 
 fn larder(config: &Path, args: &[&str]) -> Output {
