@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod mqtt;
 pub mod notify;
 pub mod replay;
+pub mod retention;
 pub mod seal;
 pub mod simulate;
 pub mod store;

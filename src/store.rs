@@ -2383,31 +2383,24 @@ impl Tx<'_> {
     /// into `item_state` when it arrives and never rereads them.
     pub fn compact_observations(&self, cutoff: i64, limit: u32) -> Result<u64> {
         let err = self.err();
-        let rows: Vec<(i64, String, String, i64, i64, Vec<u8>)> = {
-            let mut stmt = self
-                .tx
-                .prepare(
-                    "SELECT id, item, device, epoch, seq, sealed FROM observations ORDER BY id LIMIT ?1",
-                )
-                .map_err(&err)?;
-            stmt.query_map([limit], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
-            .map_err(&err)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(&err)?
-        };
         let mut keys: std::collections::HashMap<String, Option<Vec<u8>>> = Default::default();
         let mut days: std::collections::BTreeMap<(String, i64), DayAggregate> = Default::default();
         let mut done = Vec::new();
-        for (id, item, device, epoch, seq, sealed) in rows {
+        let mut stmt = self
+            .tx
+            .prepare(
+                "SELECT id, item, device, epoch, seq, sealed FROM observations ORDER BY id LIMIT ?1",
+            )
+            .map_err(&err)?;
+        // Read lazily: on most ticks the very first row is young and ends it.
+        let mut rows = stmt.query([limit]).map_err(&err)?;
+        while let Some(row) = rows.next().map_err(&err)? {
+            let id: i64 = row.get(0).map_err(&err)?;
+            let item: String = row.get(1).map_err(&err)?;
+            let device: String = row.get(2).map_err(&err)?;
+            let epoch: i64 = row.get(3).map_err(&err)?;
+            let seq: i64 = row.get(4).map_err(&err)?;
+            let sealed: Vec<u8> = row.get(5).map_err(&err)?;
             if !keys.contains_key(&item) {
                 let key = item_key(&self.tx, &self.path, &item)?;
                 keys.insert(item.clone(), key);
@@ -2433,6 +2426,8 @@ impl Tx<'_> {
                 .fold(&obs);
             done.push(id);
         }
+        drop(rows);
+        drop(stmt);
         let mut next: i64 = self
             .tx
             .query_row(
