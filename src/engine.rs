@@ -265,6 +265,12 @@ impl Engine {
     ) -> store::Result<Result<Handled, Refusal>> {
         let event = match wire::decode_event(device.format, msg.payload) {
             Ok(event) => event,
+            Err(wire::WireError::NotNeeded { kind }) => {
+                // Data minimisation: counted, acked, never stored.
+                tracing::debug!(device = %device.id, kind, "event not needed; dropped");
+                tx.bump("events_not_needed", 1)?;
+                return Ok(Ok(Handled::Done));
+            }
             Err(e) => return Ok(Err(Refusal::new("refused_events", e.to_string()))),
         };
         if event.device != device.id {

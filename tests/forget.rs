@@ -229,12 +229,39 @@ fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
         )
         .as_bytes(),
     );
+    // A fridge door event: no feature needs it, so it is counted, not stored
+    // and not dead-lettered.
+    mosquitto_pub(
+        broker.port,
+        TOPIC,
+        br#"{"v":1,"device":"pantry","epoch":1,"seq":50,"kind":"door_open"}"#,
+    );
     wait_until(Duration::from_secs(20), "an oat intent upstream", || {
         !watcher.on(&upstream).is_empty()
     });
     wait_until(Duration::from_secs(20), "every reading stored", || {
         stored(&dir, 3) && stored(&dir, 13)
     });
+    wait_until(Duration::from_secs(20), "the door event counted", || {
+        larder::store::Store::open_readonly(&dir.join("state").join("larder.db"))
+            .ok()
+            .is_some_and(|db| db.read().counter("events_not_needed").unwrap_or(0) == 1)
+    });
+    let db = open_db(&dir);
+    let dead: Vec<String> = db
+        .read()
+        .dead_letters(10)
+        .expect("dl")
+        .into_iter()
+        .map(|d| d.reason)
+        .collect();
+    assert_eq!(
+        dead.len(),
+        1,
+        "only the malformed reading is a dead letter: {dead:?}"
+    );
+    assert_eq!(db.read().counter("dead_letters").expect("c"), 1);
+    drop(db);
     // A quarantined copy (as `daemon::open_store` leaves one) naming it.
     std::fs::write(
         dir.join("state").join("larder.db.corrupt-1700000000"),
