@@ -1,7 +1,8 @@
 //! Retention by default: raw observations older than `retention.raw-days`
 //! are folded into sealed daily aggregates (per item per day: consumed,
 //! added and removed totals, last level, count) and deleted, a bounded
-//! batch per daemon tick. The forecaster is unaffected: it keeps its own
+//! batch per daemon tick; dead letters past the same age are deleted. The
+//! forecaster is unaffected: it keeps its own
 //! fixed-size state (`item_state`) and never rereads observations.
 //!
 //! Events no feature needs (fridge door, temperature, battery…) are never
@@ -22,14 +23,23 @@ pub fn cutoff(retention: &Retention, now: i64) -> i64 {
 
 /// Compacts one batch of expired raw observations at time `now` (injected:
 /// the daemon passes its clock); returns how many were folded.
+/// Dead letters past the same age are deleted (they hold the first bytes
+/// of refused payloads, which may carry readings).
 pub fn compact(store: &mut Store, retention: &Retention, now: i64) -> store::Result<u64> {
     let tx = store.transaction()?;
-    let folded = tx.compact_observations(cutoff(retention, now), COMPACT_BATCH)?;
-    if folded == 0 {
+    let before = cutoff(retention, now);
+    let folded = tx.compact_observations(before, COMPACT_BATCH)?;
+    let expired = tx.expire_dead_letters(before)?;
+    if folded == 0 && expired == 0 {
         // Nothing changed: roll back instead of committing an empty write.
         return Ok(0);
     }
-    tx.bump("observations_compacted", folded)?;
+    if folded > 0 {
+        tx.bump("observations_compacted", folded)?;
+    }
+    if expired > 0 {
+        tx.bump("dead_letters_expired", expired)?;
+    }
     tx.commit()?;
     Ok(folded)
 }
@@ -85,6 +95,9 @@ mod tests {
         }
         tx.insert_observation(&reading(100, t0 + 95 * DAY, 1.0))
             .expect("i");
+        tx.dead_letter("t", b"old", "bad", t0).expect("dl");
+        tx.dead_letter("t", b"new", "bad", t0 + 95 * DAY)
+            .expect("dl");
         tx.commit().expect("commit");
         let retention = Retention { raw_days: 90 };
 
@@ -108,6 +121,8 @@ mod tests {
             store.read().counter("observations_compacted").expect("c"),
             10
         );
+        assert_eq!(store.read().dead_letters(10).expect("dl").len(), 1);
+        assert_eq!(store.read().counter("dead_letters_expired").expect("c"), 1);
         // Much later: everything but the recent one; again is a no-op.
         assert_eq!(
             compact(&mut store, &retention, t0 + 184 * DAY).expect("c"),

@@ -2298,6 +2298,14 @@ impl Tx<'_> {
             .map_err(self.err())? as u64)
     }
 
+    /// Deletes dead letters received before `cutoff`; returns how many.
+    pub fn expire_dead_letters(&self, cutoff: i64) -> Result<u64> {
+        Ok(self
+            .tx
+            .execute("DELETE FROM dead_letters WHERE received_at < ?1", [cutoff])
+            .map_err(self.err())? as u64)
+    }
+
     /// Erases everything held about the household, in this transaction (the
     /// caller commits, then runs [`Store::scrub`]): every observation,
     /// aggregate, state, key, intent, approval, outbox row, dead letter,
