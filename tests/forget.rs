@@ -420,3 +420,87 @@ fn forget_all_without_the_daemon_erases_the_household_and_larder_starts_again() 
     assert_eq!(daemon.terminate(), Some(0));
     ledger_ok(&config);
 }
+
+/// Retention on the daemon's ticker, at simulated time: readings older than
+/// `retention.raw-days` become one sealed daily aggregate, and the
+/// forecaster keeps working on its own state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_folds_old_readings_into_daily_aggregates_on_its_ticker() {
+    let broker = Broker::start();
+    let dir = TempDir::new("retention");
+    let alex = keys::SigningKey::generate();
+    let path = write_household(&dir, &broker, &alex.public_key());
+    let mut text = std::fs::read_to_string(&path).expect("config");
+    text.push_str("\n[retention]\nraw-days = 30\n");
+    std::fs::write(&path, text).expect("config");
+    let config = larder::config::Config::load(&path).expect("config");
+    let start = 1_800_000_000;
+    let clock = std::sync::Arc::new(larder::clock::ManualClock::new(start));
+    let running = larder::daemon::start(
+        config,
+        clock.clone(),
+        larder::daemon::Options { tick_every: None },
+    )
+    .await
+    .expect("daemon");
+    let port = broker.port;
+    tokio::task::spawn_blocking(move || {
+        wait_online(port, "fghub");
+        publish_levels(port, "rye", 1, &RYE_LEVELS);
+    })
+    .await
+    .expect("publish");
+    let db_dir = dir.join("state");
+    let read = || larder::store::Store::open_readonly(&db_dir.join("larder.db")).expect("open");
+    wait_for(Duration::from_secs(20), "three readings", || {
+        read().read().observation_count().unwrap_or(0) == 3
+    })
+    .await;
+    let state_before = read().read().item_state(RYE).expect("state").expect("some");
+
+    // 29 days on: still raw.
+    clock.set(start + 29 * 86_400);
+    running.tick().await.expect("tick");
+    assert_eq!(read().read().observation_count().expect("n"), 3);
+    assert!(
+        read()
+            .read()
+            .observation_days(RYE)
+            .expect("days")
+            .is_empty()
+    );
+
+    // 31 days on: one aggregate for that day; the forecaster's state is kept.
+    clock.set(start + 31 * 86_400);
+    running.tick().await.expect("tick");
+    let db = read();
+    assert_eq!(db.read().observation_count().expect("n"), 0);
+    let days = db.read().observation_days(RYE).expect("days");
+    assert_eq!(days.len(), 1, "{days:?}");
+    assert_eq!(days[0].count, 3);
+    assert_eq!(days[0].day, start / 86_400);
+    assert_eq!(days[0].last_level, Some(RYE_LEVELS[2]));
+    assert_eq!(db.read().counter("observations_compacted").expect("c"), 3);
+    // The decision pass may advance the state with time, but what was
+    // learned from the folded readings is still there.
+    let kept = db.read().item_state(RYE).expect("state").expect("some");
+    assert_eq!(
+        (kept.level, kept.level_at),
+        (state_before.level, state_before.level_at)
+    );
+    drop(db);
+
+    // A new reading still moves the forecast.
+    tokio::task::spawn_blocking(move || publish_levels(port, "rye", 4, &[2.0]))
+        .await
+        .expect("publish");
+    wait_for(Duration::from_secs(20), "the new reading", || {
+        read().read().observation_count().unwrap_or(0) == 1
+    })
+    .await;
+    assert_ne!(
+        read().read().item_state(RYE).expect("state"),
+        Some(state_before)
+    );
+    running.stop().await.expect("stop");
+}
