@@ -259,6 +259,7 @@ pub async fn start(
                 relay_wake,
                 shutdown,
                 stopping,
+                scrub_pending: false,
             }
             .run(commands_rx)
         })
@@ -404,6 +405,8 @@ struct Writer {
     relay_wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
     stopping: Arc<AtomicBool>,
+    /// A forget committed but its scrub has not succeeded yet.
+    scrub_pending: bool,
 }
 
 impl Writer {
@@ -484,20 +487,8 @@ impl Writer {
         if outcome.scrub {
             // A forget was committed: make the erased content unrecoverable
             // from the file, its WAL and free pages before going on.
-            match self.store.scrub() {
-                Ok(bytes) => {
-                    tracing::info!(
-                        database_bytes = bytes,
-                        "forget: database scrubbed (checkpoint, VACUUM, WAL truncated)"
-                    );
-                    if let Err(e) = crate::forget::wipe_quarantined(self.store.path()) {
-                        tracing::error!(error = %e, "forget: cannot wipe quarantined database copies");
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "forget committed but the scrub failed; erased rows may linger in free pages or the WAL until the next scrub")
-                }
-            }
+            self.scrub_pending = true;
+            self.scrub();
         }
         for publish in batch {
             // Only after the commit above. Fails only if the ack task is
@@ -528,7 +519,31 @@ impl Writer {
         true
     }
 
+    /// Scrubs the database after a forget; on failure (a long reader kept
+    /// the WAL) it stays pending and is retried on every tick.
+    fn scrub(&mut self) {
+        if !self.scrub_pending {
+            return;
+        }
+        match self.store.scrub() {
+            Ok(bytes) => {
+                self.scrub_pending = false;
+                tracing::info!(
+                    database_bytes = bytes,
+                    "forget: database scrubbed (checkpoint, VACUUM, WAL truncated)"
+                );
+                if let Err(e) = crate::forget::wipe_quarantined(self.store.path()) {
+                    tracing::error!(error = %e, "forget: cannot wipe quarantined database copies");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "forget committed but the scrub failed; erased rows may linger in free pages or the WAL; retried on the next tick")
+            }
+        }
+    }
+
     fn tick(&mut self) {
+        self.scrub();
         let now = self.clock.now();
         match crate::retention::compact(&mut self.store, &self.engine.config().retention, now) {
             Ok(0) => {}

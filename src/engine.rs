@@ -203,7 +203,14 @@ impl Engine {
                 Ok(Handled::Forgot) => outcome.scrub = true,
                 Err(refusal) => {
                     tracing::warn!(topic = msg.topic, bytes = msg.payload.len(), reason = %refusal.reason, "refused inbound message");
-                    tx.dead_letter(msg.topic, msg.payload, &refusal.reason, now)?;
+                    // A refused control message is kept without its payload:
+                    // a forget names the item it erases.
+                    let kept = if msg.topic == self.topics.control {
+                        &[][..]
+                    } else {
+                        msg.payload
+                    };
+                    tx.dead_letter(msg.topic, kept, &refusal.reason, now)?;
                     tx.bump("dead_letters", 1)?;
                     tx.bump(refusal.counter, 1)?;
                     outcome.refused += 1;

@@ -119,7 +119,9 @@ pub fn wipe_quarantined(database: &Path) -> std::io::Result<Vec<PathBuf>> {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another process holds it.
-    #[error("larder is running on {dir} (lock {lock} held{pid}); stop it first, or let it do this")]
+    #[error(
+        "another larder process holds {lock}{pid}: larder is running on {dir}, or a `larder forget` is in progress"
+    )]
     Held {
         /// The state directory.
         dir: PathBuf,
