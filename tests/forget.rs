@@ -175,6 +175,31 @@ fn scan(dir: &Path, needles: &[(String, Vec<u8>)]) -> (usize, u64, Vec<String>) 
     (files, bytes, hits)
 }
 
+/// The device time of the first oat reading: a distinctive second about two
+/// weeks back (within what larder takes at face value), fixed per test run.
+fn oat_time0() -> i64 {
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T0.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        now - 1_234_567
+    })
+}
+
+/// The oat readings' device times as text and as i64 in both byte orders.
+fn time_needles() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for i in 0..OAT_LEVELS.len() as i64 {
+        let t = oat_time0() + 60 * i;
+        out.push((format!("time text {t}"), t.to_string().into_bytes()));
+        out.push((format!("time i64 LE {t}"), t.to_le_bytes().to_vec()));
+        out.push((format!("time i64 BE {t}"), t.to_be_bytes().to_vec()));
+    }
+    out
+}
+
 fn publish_levels(port: u16, slot: &str, first_seq: u64, levels: &[f64]) {
     for (i, level) in levels.iter().enumerate() {
         mosquitto_pub(
@@ -217,7 +242,20 @@ fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
     let daemon = Daemon::start(&config);
     wait_for_db(&dir);
     wait_online(broker.port, "fghub");
-    publish_levels(broker.port, "oat", 1, &OAT_LEVELS);
+    // The oat readings carry device times (times of use) to look for later.
+    let t0 = oat_time0();
+    for (i, level) in OAT_LEVELS.iter().enumerate() {
+        mosquitto_pub(
+            broker.port,
+            TOPIC,
+            format!(
+                r#"{{"v":1,"device":"pantry","epoch":1,"seq":{},"ts":{},"kind":"level","slot":"oat","amount":{level}}}"#,
+                i + 1,
+                t0 + 60 * i as i64
+            )
+            .as_bytes(),
+        );
+    }
     publish_levels(broker.port, "rye", 11, &RYE_LEVELS);
     // A refused event that carries the item's slot and a reading.
     mosquitto_pub(
@@ -275,7 +313,8 @@ fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
 fn forgetting_an_item_through_the_running_daemon_leaves_no_byte_of_it_in_the_state_dir() {
     let (broker, dir, config, key_path, mut daemon) = household("forget-item");
     let state = dir.join("state");
-    let oat_needles = needles_for(&[OAT, OAT_NAME], &OAT_LEVELS);
+    let mut oat_needles = needles_for(&[OAT, OAT_NAME], &OAT_LEVELS);
+    oat_needles.extend(time_needles());
 
     // Before: the scan finds it (the test can fail), in plaintext columns
     // (ids) and the ledger; the readings themselves are sealed.
@@ -293,8 +332,32 @@ fn forgetting_an_item_through_the_running_daemon_leaves_no_byte_of_it_in_the_sta
             .expect("rows")
             .iter()
             .filter(|o| o["item"] == OAT)
-            .count(),
-        3
+            .map(|o| o["observed_at"].as_i64().expect("time"))
+            .collect::<Vec<_>>(),
+        vec![oat_time0(), oat_time0() + 60, oat_time0() + 120],
+        "the device times were stored (sealed), so scanning for them means something"
+    );
+    // Sealed: the readings and times are not in any file even now.
+    // Only the deliberately refused reading (a dead letter keeps the
+    // payload's first bytes in clear) and the fake quarantined copy show.
+    let (_, _, plain) = scan(
+        &state,
+        &[needles_for(&[], &OAT_LEVELS), time_needles()].concat(),
+    );
+    let unexpected: Vec<&String> = plain
+        .iter()
+        .filter(|h| !h.contains("larder.db.corrupt-"))
+        .filter(|h| !h.ends_with(&format!(": text/json {}", OAT_LEVELS[0])))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "sealed values found in clear: {unexpected:?}"
+    );
+    assert!(
+        plain
+            .iter()
+            .any(|h| h.ends_with(&format!(": text/json {}", OAT_LEVELS[0]))),
+        "the dead letter's clear copy is visible to the scan: {plain:?}"
     );
 
     // While larder runs, the CLI without a member key refuses, naming the lock.
