@@ -195,6 +195,103 @@ impl StateLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{IntentRow, IntentState, Store};
+
+    const CONFIG: &str = r#"
+[hub]
+id = "home"
+state-dir = "/nonexistent"
+
+[mqtt]
+url = "mqtt://127.0.0.1"
+
+[[devices]]
+id = "fridge"
+topic = "larder/home/devices/fridge/events"
+format = "json"
+
+[[items]]
+id = "milk"
+name = "Milk Zq"
+unit = "l"
+package-size = 1.0
+product = "sku-1"
+price = 1.10
+category = "dairy"
+device = "fridge"
+slot = "milk"
+
+[[members]]
+name = "anna"
+public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
+
+[rules]
+currency = "EUR"
+"#;
+
+    #[test]
+    fn forgetting_an_item_with_a_pending_request_clears_it_on_the_broker() {
+        let config = Config::parse(CONFIG, Path::new("/etc/larder/larder.toml")).expect("config");
+        let topics = Topics::new(&config);
+        let dir = std::env::temp_dir().join(format!(
+            "larder-forget-{}-{}",
+            std::process::id(),
+            crate::keys::to_hex(&crate::keys::random_bytes::<6>())
+        ));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let mut store = Store::open(&dir.join("f.db")).expect("open");
+        let tx = store.transaction().expect("tx");
+        tx.insert_intent(&IntentRow {
+            id: "i1".into(),
+            item: "milk".into(),
+            state: IntentState::AwaitingApproval,
+            product: "sku-1".into(),
+            packages: 1,
+            quantity: 1.0,
+            unit_price: 1.1,
+            price_ceiling: 1.21,
+            currency: "EUR".into(),
+            deliver_after: 0,
+            deliver_before: 1,
+            nonce: Some("00".into()),
+            prompt_at: Some(0),
+            expires_at: Some(9),
+            approvals_required: 1,
+            why: vec!["Milk Zq: 0.2 l left".into()],
+            decided_by: None,
+            created_at: 0,
+            updated_at: 0,
+        })
+        .expect("intent");
+        tx.dead_letter(
+            &config.devices[0].topic,
+            br#"{"slot":"milk","amount":"x"}"#,
+            "bad",
+            1,
+        )
+        .expect("dl");
+        let gone =
+            apply(&tx, &config, &topics, &ForgetScope::Item("milk".into()), 5).expect("forget");
+        tx.commit().expect("commit");
+        assert_eq!((gone.intents, gone.dead_letters), (1, 1));
+        let due = store.read().due_outbox(5, 10).expect("outbox");
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (
+                due[0].kind.as_str(),
+                due[0].topic.as_str(),
+                due[0].retain,
+                due[0].payload.len()
+            ),
+            ("approval_clear", "larder/home/approvals/i1", true, 0)
+        );
+        let verified = crate::ledger::verify(&store.read(), None)
+            .expect("walk")
+            .expect("verifies");
+        assert!(verified.entries >= 2);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_lock_is_exclusive_and_released_on_drop() {
