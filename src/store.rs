@@ -1411,6 +1411,18 @@ impl DayAggregate {
     }
 }
 
+/// Whether `text` names `needle` as a whole identifier or phrase: not as
+/// part of a longer id (forgetting `milk` must not erase `oat-milk`'s
+/// record).
+fn mentions(text: &str, needle: &str) -> bool {
+    let id_char = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !before.is_some_and(id_char) && !after.is_some_and(id_char)
+    })
+}
+
 /// The item's key, if it has one.
 fn item_key(conn: &Connection, path: &Path, item: &str) -> Result<Option<Vec<u8>>> {
     conn.query_row("SELECT key FROM item_keys WHERE item = ?1", [item], |r| {
@@ -2178,10 +2190,11 @@ impl Tx<'_> {
     /// Erases everything held about one item, in this transaction (the
     /// caller commits, then runs [`Store::scrub`]): its observations, daily
     /// aggregates, forecaster state and key; its intents with their
-    /// approvals and outbox rows; dead letters mentioning any of `needles`
-    /// (the item's id, name, slot); and the bodies of ledger entries about
-    /// its intents or mentioning a needle (plain or hex), recorded by a
-    /// `forget` entry with scope `item` that never names the item.
+    /// approvals and outbox rows; dead letters containing any of `needles`
+    /// (the item's id and name); and the bodies of ledger entries about its
+    /// intents or naming a needle as a whole word (or as a hex-encoded JSON
+    /// string, as in outbound payloads), recorded by a `forget` entry with
+    /// scope `item` that never names the item.
     pub fn forget_item(&self, item: &str, needles: &[&str], now: i64) -> Result<Forgotten> {
         let err = self.err();
         let mut intents: Vec<(String, String)> = {
@@ -2216,7 +2229,7 @@ impl Tx<'_> {
             field("item").is_some_and(|i| i == item)
                 || field("intent").is_some_and(|i| ids.contains(&i.as_str()))
                 || needles.iter().any(|n| {
-                    body.contains(n.as_str()) || body.contains(&keys::to_hex(n.as_bytes()))
+                    mentions(body, n) || body.contains(&keys::to_hex(format!("\"{n}\"").as_bytes()))
                 })
         })?;
         let mut gone = Forgotten {
@@ -2264,13 +2277,6 @@ impl Tx<'_> {
                 .execute(
                     "DELETE FROM dead_letters WHERE instr(payload, CAST(?1 AS BLOB)) > 0 \
                      OR instr(reason, ?1) > 0 OR instr(topic, ?1) > 0",
-                    [needle],
-                )
-                .map_err(&err)? as u64;
-            gone.outbox += self
-                .tx
-                .execute(
-                    "DELETE FROM outbox WHERE instr(payload, CAST(?1 AS BLOB)) > 0",
                     [needle],
                 )
                 .map_err(&err)? as u64;
@@ -2911,6 +2917,43 @@ mod tests {
             .expect("walk")
             .expect("the chain verifies");
         assert_eq!(verified.redacted, 1);
+    }
+
+    #[test]
+    fn forgetting_milk_leaves_oat_milk_alone() {
+        assert!(mentions(r#"{"item":"milk"}"#, "milk"));
+        assert!(mentions("Milk 1 L: low", "Milk 1 L"));
+        assert!(!mentions(r#"{"item":"oat-milk"}"#, "milk"));
+        assert!(!mentions("milky", "milk"));
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        for (id, item) in [("a", "milk"), ("b", "oat-milk")] {
+            tx.insert_intent(&intent(id, item, IntentState::AwaitingApproval))
+                .expect("intent");
+            let payload = format!(r#"{{"item":"{item}"}}"#);
+            tx.enqueue(
+                &NewOutbox {
+                    kind: "approval_request",
+                    topic: &format!("larder/h/approvals/{id}"),
+                    payload: payload.as_bytes(),
+                    retain: true,
+                    intent_id: Some(id),
+                    not_before: 0,
+                },
+                1,
+            )
+            .expect("enqueue");
+        }
+        let gone = tx.forget_item("milk", &["milk"], 2).expect("forget");
+        tx.commit().expect("commit");
+        assert_eq!((gone.intents, gone.outbox, gone.redacted), (1, 1, 1));
+        let left = store.read().due_outbox(5, 10).expect("outbox");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].intent_id.as_deref(), Some("b"));
+        assert!(store.read().intent("b").expect("q").is_some());
+        ledger::verify(&store.read(), None)
+            .expect("walk")
+            .expect("verifies");
     }
 
     #[test]
