@@ -5,7 +5,7 @@
 use crate::approval::{self, ApprovalRequest, ReplyClaims};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config};
-use crate::control::{self, Command as Command_};
+use crate::control::{self, Command as Command_, ForgetScope};
 use crate::engine::Topics;
 use crate::keys::{self, SigningKey};
 use crate::mqtt;
@@ -147,6 +147,30 @@ pub enum Command {
         /// Write to this new file (mode 0600) instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Erase everything held about an item (`--item ID`) or the whole
+    /// household (`--all`), irreversibly. If larder is running it does the
+    /// erasing (pass a member's `--key`); otherwise this command does.
+    Forget {
+        /// The item id to forget.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        item: Option<String>,
+        /// Forget the whole household.
+        #[arg(long)]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// A member's private key: needed when larder is running, which
+        /// then executes the signed forget.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Member name (default: the member whose public key matches `--key`).
+        #[arg(long)]
+        member: Option<String>,
+        /// Seconds to wait for the broker and for the running larder.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
     },
     /// The tamper-evident ledger of every message sent and every decision.
     Ledger {
@@ -341,6 +365,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli.config)?;
             let store = open_database(&config)?;
             crate::export::run(&config, &store, out.as_deref(), SystemClock.now())
+        }
+        Command::Forget {
+            item,
+            all,
+            yes,
+            key,
+            member,
+            timeout,
+        } => {
+            let config = load_config(&cli.config)?;
+            let scope = match (item, all) {
+                (Some(item), false) => ForgetScope::Item(item),
+                (None, true) => ForgetScope::Household,
+                _ => bail!("pass exactly one of --item ID or --all"),
+            };
+            let signer = key.map(|key| Signer {
+                key,
+                member,
+                timeout,
+            });
+            forget(&config, scope, yes, signer, Duration::from_secs(timeout))
         }
         Command::Ledger { action } => {
             let config = load_config(&cli.config)?;
@@ -607,7 +652,7 @@ async fn send_control(config: &Config, signer: &Signer, command: Command_) -> an
         &control::ControlClaims {
             hub: config.hub.id.clone(),
             member: member.clone(),
-            command,
+            command: command.clone(),
             issued_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
@@ -677,6 +722,124 @@ async fn pending(config: &Config, timeout: Duration) -> anyhow::Result<String> {
         "answer with `larder approve ID --key FILE` or `larder deny ID --key FILE`"
     )?;
     Ok(out)
+}
+
+/// `larder forget`: confirm, then erase directly (larder not running) or
+/// have the running larder erase (signed control message).
+fn forget(
+    config: &Config,
+    scope: ForgetScope,
+    yes: bool,
+    signer: Option<Signer>,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    use crate::forget::{LockError, StateLock};
+    let what = match &scope {
+        ForgetScope::Item(item) => {
+            if config.item(item).is_none() {
+                eprintln!(
+                    "note: {item:?} is not an item in the configuration; erasing whatever is stored under that id"
+                );
+            }
+            format!("everything larder holds about item {item:?}")
+        }
+        ForgetScope::Household => "everything larder holds about this household".to_owned(),
+    };
+    let database = config.hub.database_path();
+    if !database.exists() {
+        bail!("no database at {}: nothing to forget", database.display());
+    }
+    if !yes {
+        eprint!(
+            "This erases {what}, irreversibly (the ledger keeps only that a forget happened).\nType yes to go on: "
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .context("reading the confirmation")?;
+        if answer.trim() != "yes" {
+            bail!("not confirmed: nothing was erased (pass --yes to skip the question)");
+        }
+    }
+    let state_dir = &config.hub.state_dir;
+    match StateLock::acquire(state_dir) {
+        Ok(_lock) => {
+            let mut store = Store::open(&database)
+                .with_context(|| format!("opening {}", database.display()))?;
+            let now = SystemClock.now();
+            let tx = store.transaction()?;
+            let gone = crate::forget::apply(&tx, config, &Topics::new(config), &scope, now)?;
+            tx.commit()?;
+            let bytes = store.scrub()?;
+            let wiped = crate::forget::wipe_quarantined(&database)?;
+            println!(
+                "forgot {what}: {} observations, {} daily aggregates, {} intents, {} replies, {} outbox rows, {} dead letters, {} ledger bodies erased{}; ledger entry {} records it; database scrubbed ({bytes} bytes){}",
+                gone.observations,
+                gone.days,
+                gone.intents,
+                gone.approvals,
+                gone.outbox,
+                gone.dead_letters,
+                gone.redacted,
+                if gone.key { ", item key destroyed" } else { "" },
+                gone.ledger_seq,
+                if wiped.is_empty() {
+                    String::new()
+                } else {
+                    format!("; quarantined copies wiped: {}", wiped.len())
+                },
+            );
+            Ok(())
+        }
+        Err(held @ LockError::Held { .. }) => {
+            let Some(signer) = signer else {
+                return Err(anyhow::Error::new(held)).context(
+                    "larder is running: pass a member's --key so it executes the forget (the database has one writer)",
+                );
+            };
+            let before = forget_entries(&database)?;
+            runtime()?.block_on(send_control(
+                config,
+                &signer,
+                Command_::Forget(scope.clone()),
+            ))?;
+            let deadline = std::time::Instant::now() + wait;
+            loop {
+                let now = forget_entries(&database)?;
+                if now.0 > before.0 {
+                    println!(
+                        "forgot {what}: executed by the running larder, ledger entry {}",
+                        now.1
+                    );
+                    return Ok(());
+                }
+                if std::time::Instant::now() >= deadline {
+                    bail!(
+                        "the running larder did not record the forget within {} s: check its log (`journalctl -u larder`) for a refused control message",
+                        wait.as_secs()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// (number of forget entries, newest forget entry's seq) in the ledger.
+fn forget_entries(database: &Path) -> anyhow::Result<(u64, i64)> {
+    let store = Store::open_readonly(database)
+        .with_context(|| format!("opening {} read-only", database.display()))?;
+    let mut count = 0;
+    let mut last = 0;
+    store.read().each_ledger_entry(|row| {
+        if row.kind == crate::ledger::Kind::Forget.as_str() {
+            count += 1;
+            last = row.seq;
+        }
+        true
+    })?;
+    Ok((count, last))
 }
 
 /// `larder status`: read-only view of the database.

@@ -40,6 +40,27 @@ pub struct Config {
     pub rules: Rules,
     /// Approval prompt settings.
     pub approvals: Approvals,
+    /// How long raw data is kept.
+    pub retention: Retention,
+}
+
+/// Default of `retention.raw-days`.
+pub const DEFAULT_RAW_DAYS: u32 = 90;
+
+/// What larder keeps, and for how long (`[retention]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retention {
+    /// Raw observations older than this many days are folded into daily
+    /// aggregates (per item per day) and deleted, on the daemon's ticker.
+    pub raw_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            raw_days: DEFAULT_RAW_DAYS,
+        }
+    }
 }
 
 /// Hub identity and storage.
@@ -405,6 +426,13 @@ mod raw {
         pub items: Vec<Item>,
         pub members: Vec<Member>,
         pub rules: Rules,
+        pub retention: Retention,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "kebab-case", default)]
+    pub(super) struct Retention {
+        pub raw_days: Option<i64>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -652,6 +680,14 @@ impl Check {
         let members = self.members(raw.members);
         let (rules, approvals) = self.rules(raw.rules);
         self.approvers(&items, &members, &rules);
+        let retention = Retention {
+            raw_days: self.integer(
+                "retention.raw-days",
+                raw.retention.raw_days,
+                i64::from(DEFAULT_RAW_DAYS),
+                1..=36500,
+            ) as u32,
+        };
         Config {
             hub,
             mqtt,
@@ -661,6 +697,7 @@ impl Check {
             members,
             rules,
             approvals,
+            retention,
         }
     }
 
@@ -1979,6 +2016,21 @@ public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
         check(
             &format!("{MINIMAL}approvals-required = 0\n"),
             &["rules.approvals-required: must be between 1"],
+        );
+    }
+
+    #[test]
+    fn retention_defaults_to_90_days_and_is_checked_by_key_path() {
+        assert_eq!(ok(MINIMAL).retention.raw_days, DEFAULT_RAW_DAYS);
+        let text = format!("{MINIMAL}\n[retention]\nraw-days = 30\n");
+        assert_eq!(ok(&text).retention.raw_days, 30);
+        check(
+            &format!("{MINIMAL}\n[retention]\nraw-days = 0\n"),
+            &["retention.raw-days: must be between 1 and 36500, got 0"],
+        );
+        check(
+            &format!("{MINIMAL}\n[retention]\nraw-day = 30\n"),
+            &["retention.raw-day: unknown key"],
         );
     }
 

@@ -1,6 +1,7 @@
-//! Household control messages (pause, resume, guests, cancel): COSE_Sign1 signed by
-//! a member's Ed25519 key, like approval replies, so nobody on the LAN can
-//! stop or skew the household's orders without a member's key.
+//! Household control messages (pause, resume, guests, cancel, forget):
+//! COSE_Sign1 signed by a member's Ed25519 key, like approval replies, so
+//! nobody on the LAN can stop or skew the household's orders without a
+//! member's key.
 //!
 //! Replay protection is the engine's: a member's `iat` must be newer than the
 //! last control message accepted from that member.
@@ -16,6 +17,15 @@ pub const AAD_PREFIX: &str = "larder-control-v1:";
 
 /// Longest member or hub name accepted in a control message.
 const NAME_MAX_BYTES: usize = 128;
+
+/// What a forget erases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForgetScope {
+    /// Everything held about one item (by id).
+    Item(String),
+    /// Everything held about the household.
+    Household,
+}
 
 /// What a member asks.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +50,9 @@ pub enum Command {
         /// The intent id (32 hex digits).
         intent: String,
     },
+    /// Erase what larder holds about an item or the whole household,
+    /// irreversibly (executed by the daemon's writer, see `forget`).
+    Forget(ForgetScope),
 }
 
 /// The signed content of a control message.
@@ -81,6 +94,17 @@ pub fn sign_control(key: &SigningKey, claims: &ControlClaims) -> Vec<u8> {
             until
                 .map(|u| vec![(Value::Text("until".into()), Value::Integer(u.into()))])
                 .unwrap_or_default(),
+        ),
+        Command::Forget(ForgetScope::Item(item)) => (
+            "forget",
+            vec![
+                (Value::Text("scope".into()), Value::Text("item".into())),
+                (Value::Text("item".into()), Value::Text(item.clone())),
+            ],
+        ),
+        Command::Forget(ForgetScope::Household) => (
+            "forget",
+            vec![(Value::Text("scope".into()), Value::Text("household".into()))],
         ),
         Command::Resume => ("resume", Vec::new()),
         Command::Guests { factor, until } => (
@@ -139,6 +163,25 @@ fn decode(payload: &[u8]) -> Result<ControlClaims, String> {
             },
         },
         "resume" => Command::Resume,
+        "forget" => {
+            let scope = cbor_text("scope", fields.take("scope")?, 16)?;
+            match scope.as_str() {
+                "household" => Command::Forget(ForgetScope::Household),
+                "item" => {
+                    let item = cbor_text("item", fields.take("item")?, NAME_MAX_BYTES)?;
+                    if item.is_empty() {
+                        return Err("item must not be empty".to_owned());
+                    }
+                    Command::Forget(ForgetScope::Item(item))
+                }
+                other => {
+                    return Err(format!(
+                        "unknown forget scope {:?} (item, household)",
+                        crate::wire::clip(other)
+                    ));
+                }
+            }
+        }
         "guests" => {
             let factor = match fields.take("factor")? {
                 ciborium::Value::Float(f) if f.is_finite() && (1.0..=20.0).contains(&f) => f,
@@ -203,6 +246,8 @@ mod tests {
             Command::Cancel {
                 intent: "00112233445566778899aabbccddeeff".into(),
             },
+            Command::Forget(ForgetScope::Item("oat-milk".into())),
+            Command::Forget(ForgetScope::Household),
         ] {
             let bytes = sign_control(&key, &claims(command.clone()));
             let opened = open_control(&bytes, "home", |kid| {

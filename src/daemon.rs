@@ -84,6 +84,8 @@ pub struct Running {
     acker: JoinHandle<()>,
     timers: Vec<JoinHandle<()>>,
     database: PathBuf,
+    /// The state directory's single-writer lock, released when dropped.
+    _lock: crate::forget::StateLock,
 }
 
 impl Running {
@@ -185,6 +187,9 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let state_dir = config.hub.state_dir.clone();
     create_private_dir(&state_dir)?;
+    // One writer per state directory: a second larder (or a `larder forget`
+    // working on the files) is refused here, naming the holder.
+    let lock = crate::forget::StateLock::acquire(&state_dir)?;
     let database = config.hub.database_path();
     let store = open_store(&database, clock.now())?;
     let hub_key = SigningKey::load_or_create(&config.hub.key_file)
@@ -260,6 +265,7 @@ pub async fn start(
                 shutdown,
                 stopping,
                 decide_per_batch: options.decide_per_batch,
+                scrub_pending: false,
             }
             .run(commands_rx)
         })
@@ -311,6 +317,7 @@ pub async fn start(
         acker,
         timers,
         database,
+        _lock: lock,
     })
 }
 
@@ -405,6 +412,8 @@ struct Writer {
     shutdown: watch::Receiver<bool>,
     stopping: Arc<AtomicBool>,
     decide_per_batch: bool,
+    /// A forget committed but its scrub has not succeeded yet.
+    scrub_pending: bool,
 }
 
 impl Writer {
@@ -482,6 +491,12 @@ impl Writer {
                 }
             }
         };
+        if outcome.scrub {
+            // A forget was committed: make the erased content unrecoverable
+            // from the file, its WAL and free pages before going on.
+            self.scrub_pending = true;
+            self.scrub();
+        }
         for publish in batch {
             // Only after the commit above. Fails only if the ack task is
             // gone (shutting down); the broker then redelivers.
@@ -511,8 +526,54 @@ impl Writer {
         true
     }
 
+    /// Scrubs the database after a forget; on failure (a long reader kept
+    /// the WAL) it stays pending and is retried on every tick.
+    fn scrub(&mut self) {
+        if !self.scrub_pending {
+            return;
+        }
+        match self.store.scrub() {
+            Ok(bytes) => {
+                self.scrub_pending = false;
+                tracing::info!(
+                    database_bytes = bytes,
+                    "forget: database scrubbed (checkpoint, VACUUM, WAL truncated)"
+                );
+                if let Err(e) = crate::forget::wipe_quarantined(self.store.path()) {
+                    tracing::error!(error = %e, "forget: cannot wipe quarantined database copies");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "forget committed but the scrub failed; erased rows may linger in free pages or the WAL; retried on the next tick")
+            }
+        }
+    }
+
     fn tick(&mut self) {
+        self.scrub();
         let now = self.clock.now();
+        match crate::retention::compact(&mut self.store, &self.engine.config().retention, now) {
+            Ok(0) => {}
+            Ok(folded) => tracing::info!(
+                folded,
+                raw_days = self.engine.config().retention.raw_days,
+                "retention: old raw observations folded into daily aggregates"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "retention: compaction failed; retried on the next tick")
+            }
+        }
+        match crate::retention::compact(&mut self.store, &self.engine.config().retention, now) {
+            Ok(0) => {}
+            Ok(folded) => tracing::info!(
+                folded,
+                raw_days = self.engine.config().retention.raw_days,
+                "retention: old raw observations folded into daily aggregates"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "retention: compaction failed; retried on the next tick")
+            }
+        }
         if let Err(e) = self.engine.decide(&mut self.store, None, now) {
             tracing::error!(error = %e, "decision pass failed; retried on the next tick");
         }

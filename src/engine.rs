@@ -118,6 +118,8 @@ pub struct BatchOutcome {
     pub refused: u64,
     /// Items whose state changed (decide for these).
     pub touched: Vec<String>,
+    /// A forget was committed: run `Store::scrub` before anything else.
+    pub scrub: bool,
 }
 
 /// The engine: configuration, hub key and topics. Stateless between calls;
@@ -198,9 +200,17 @@ impl Engine {
                     }
                 }
                 Ok(Handled::Done) => {}
+                Ok(Handled::Forgot) => outcome.scrub = true,
                 Err(refusal) => {
                     tracing::warn!(topic = msg.topic, bytes = msg.payload.len(), reason = %refusal.reason, "refused inbound message");
-                    tx.dead_letter(msg.topic, msg.payload, &refusal.reason, now)?;
+                    // A refused control message is kept without its payload:
+                    // a forget names the item it erases.
+                    let kept = if msg.topic == self.topics.control {
+                        &[][..]
+                    } else {
+                        msg.payload
+                    };
+                    tx.dead_letter(msg.topic, kept, &refusal.reason, now)?;
                     tx.bump("dead_letters", 1)?;
                     tx.bump(refusal.counter, 1)?;
                     outcome.refused += 1;
@@ -262,6 +272,12 @@ impl Engine {
     ) -> store::Result<Result<Handled, Refusal>> {
         let event = match wire::decode_event(device.format, msg.payload) {
             Ok(event) => event,
+            Err(wire::WireError::NotNeeded { kind }) => {
+                // Data minimisation: counted, acked, never stored.
+                tracing::debug!(device = %device.id, kind, "event not needed; dropped");
+                tx.bump("events_not_needed", 1)?;
+                return Ok(Ok(Handled::Done));
+            }
             Err(e) => return Ok(Err(Refusal::new("refused_events", e.to_string()))),
         };
         if event.device != device.id {
@@ -337,7 +353,7 @@ impl Engine {
         tx.save_item_state(&item.id, &state, now)
     }
 
-    /// A member's signed pause / resume / guests message.
+    /// A member's signed pause / resume / guests / cancel / forget message.
     fn apply_control(
         &self,
         tx: &Tx<'_>,
@@ -369,6 +385,12 @@ impl Engine {
         }
         let mut presence = read.presence()?;
         let (command, until, factor) = match claims.command {
+            control::Command::Forget(scope) => {
+                tx.set_member_control_iat(&claims.member, claims.issued_at)?;
+                let gone = crate::forget::apply(tx, &self.config, &self.topics, &scope, now)?;
+                tracing::warn!(member = %claims.member, ledger_entry = gone.ledger_seq, observations = gone.observations, intents = gone.intents, "forget executed at a member's signed request");
+                return Ok(Ok(Handled::Forgot));
+            }
             control::Command::Cancel { intent } => {
                 let outcome = self.cancel_by_member(tx, &intent, &claims.member, now)?;
                 if outcome.is_ok() {
@@ -1325,6 +1347,8 @@ enum Handled {
     Done,
     /// Changed every item (presence): decide for all of them.
     AllItems,
+    /// Erased data (forget): the writer scrubs the file after the commit.
+    Forgot,
 }
 
 /// Appends a decision about `intent` to the ledger (same transaction).

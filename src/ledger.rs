@@ -392,7 +392,9 @@ impl Verifier {
             let forget: Forget =
                 serde_json::from_str(body).map_err(|e| bad(Problem::BadForget(e.to_string())))?;
             let before = self.unaccounted.len();
-            self.unaccounted.retain(|s| !forget.redacted.contains(s));
+            // A household forget lists every entry: look them up in a set.
+            let listed: std::collections::HashSet<i64> = forget.redacted.into_iter().collect();
+            self.unaccounted.retain(|s| !listed.contains(s));
             self.redacted += (before - self.unaccounted.len()) as u64;
         }
         if self.anchor == Some(hash) {

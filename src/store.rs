@@ -208,7 +208,54 @@ CREATE TABLE ledger (
     hash        BLOB    NOT NULL
 );
 "#,
+    // 4: encryption at rest (see `seal`). Per-item keys; observations and
+    // item state keep only what lookups need in clear (ids, device
+    // position) and seal the rest; daily aggregates replace raw
+    // observations past the retention age. `Store::migrate` then moves the
+    // old plaintext rows into the sealed tables (`seal_plaintext_rows`),
+    // drops the old tables and scrubs the file (VACUUM).
+    r#"
+CREATE TABLE item_keys (
+    item       TEXT PRIMARY KEY,
+    key        BLOB    NOT NULL
+);
+
+CREATE TABLE sealed_observations (
+    id     INTEGER PRIMARY KEY,
+    device TEXT    NOT NULL,
+    epoch  INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    item   TEXT    NOT NULL,
+    sealed BLOB    NOT NULL,
+    UNIQUE (device, epoch, seq)
+);
+
+CREATE TABLE sealed_item_state (
+    item   TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL
+);
+
+CREATE TABLE observation_days (
+    id     INTEGER PRIMARY KEY,
+    item   TEXT NOT NULL,
+    sealed BLOB NOT NULL
+);
+"#,
 ];
+
+/// Schema version that introduced sealed rows (see `MIGRATIONS`).
+const SEALED_VERSION: usize = 4;
+
+/// SQL run after `seal_plaintext_rows` in migration 4: the plaintext tables
+/// go, the sealed ones take their names.
+const SEALED_RENAMES: &str = r#"
+DROP TABLE observations;
+DROP TABLE item_state;
+ALTER TABLE sealed_observations RENAME TO observations;
+ALTER TABLE sealed_item_state RENAME TO item_state;
+CREATE INDEX observations_item ON observations (item, id);
+CREATE INDEX observation_days_item ON observation_days (item, id);
+"#;
 
 /// Intent lifecycle states as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,6 +512,32 @@ pub struct LedgerRow {
     pub hash: Vec<u8>,
 }
 
+/// What a forget erased (counts only; see `Tx::forget_item`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Forgotten {
+    /// Observations deleted.
+    pub observations: u64,
+    /// Daily aggregate rows deleted.
+    pub days: u64,
+    /// Intents deleted.
+    pub intents: u64,
+    /// Intents that were awaiting approval (their retained requests should
+    /// be cleared on the broker).
+    pub awaiting: Vec<String>,
+    /// Member replies deleted.
+    pub approvals: u64,
+    /// Outbox rows deleted.
+    pub outbox: u64,
+    /// Dead letters deleted.
+    pub dead_letters: u64,
+    /// Ledger bodies erased.
+    pub redacted: usize,
+    /// Whether an encryption key was destroyed.
+    pub key: bool,
+    /// The `forget` ledger entry's number.
+    pub ledger_seq: i64,
+}
+
 /// The tables `larder export` writes, in document order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -474,6 +547,8 @@ pub enum Table {
     DeviceSeq,
     /// Learned item state (JSON).
     ItemState,
+    /// Daily aggregates of observations past the retention age.
+    ObservationDays,
     /// Intents and their lifecycle.
     Intents,
     /// Accepted member replies.
@@ -490,10 +565,11 @@ pub enum Table {
 
 impl Table {
     /// Every exported table, in document order.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::Observations,
         Table::DeviceSeq,
         Table::ItemState,
+        Table::ObservationDays,
         Table::Intents,
         Table::Approvals,
         Table::Outbox,
@@ -508,6 +584,7 @@ impl Table {
             Table::Observations => "observations",
             Table::DeviceSeq => "device_seq",
             Table::ItemState => "item_state",
+            Table::ObservationDays => "observation_days",
             Table::Intents => "intents",
             Table::Approvals => "approvals",
             Table::Outbox => "outbox",
@@ -627,6 +704,9 @@ impl Store {
         .map_err(at(path))?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(at(path))?;
+        // Every connection, even a reader: nothing it ever frees keeps content.
+        conn.execute_batch("PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;")
+            .map_err(at(path))?;
         Ok(Store {
             conn,
             path: path.to_owned(),
@@ -655,7 +735,8 @@ impl Store {
         }
         self.conn
             .execute_batch(
-                "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=4194304;",
+                "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=4194304; \
+                 PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;",
             )
             .map_err(&err)?;
         // Assert what durability rests on: a commit is on disk before we ack.
@@ -702,15 +783,78 @@ impl Store {
                 supported,
             });
         }
+        let mut sealed_now = false;
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.unchecked_transaction().map_err(&err)?;
             tx.execute_batch(sql).map_err(&err)?;
+            if index + 1 == SEALED_VERSION {
+                let sealed = seal_plaintext_rows(&tx, &self.path)?;
+                tx.execute_batch(SEALED_RENAMES).map_err(&err)?;
+                tracing::info!(
+                    observations = sealed.0,
+                    item_states = sealed.1,
+                    "existing observations and item state encrypted under per-item keys"
+                );
+                sealed_now = true;
+            }
             tx.pragma_update(None, "user_version", index as i64 + 1)
                 .map_err(&err)?;
             tx.commit().map_err(&err)?;
             tracing::info!(version = index + 1, "database migrated");
         }
+        if sealed_now {
+            // The plaintext rows were deleted with secure_delete on; VACUUM
+            // and a truncating checkpoint also clear the WAL and free pages.
+            self.scrub()?;
+        }
         Ok(())
+    }
+
+    /// Makes deleted content unrecoverable from the database file, its WAL
+    /// and its free pages: checkpoint and truncate the WAL, `VACUUM` (temp
+    /// store in memory, so no temporary file holds a copy), checkpoint and
+    /// truncate again. Every connection has `secure_delete=ON`, so deleted
+    /// cells were already zeroed in the pages that held them. Must not run
+    /// inside a transaction. Returns the database size in bytes afterwards.
+    pub fn scrub(&self) -> Result<u64> {
+        let err = at(&self.path);
+        self.checkpoint_truncate()?;
+        self.conn.execute_batch("VACUUM").map_err(&err)?;
+        self.checkpoint_truncate()?;
+        let size: i64 = self
+            .conn
+            .query_row(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        Ok(size as u64)
+    }
+
+    /// `wal_checkpoint(TRUNCATE)`, retried while a reader (the relay, a CLI)
+    /// holds an old snapshot; the WAL file is empty afterwards.
+    fn checkpoint_truncate(&self) -> Result<()> {
+        let err = at(&self.path);
+        for attempt in 0..50 {
+            let (busy, _log, _done): (i64, i64, i64) = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(&err)?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tracing::debug!(attempt, "checkpoint blocked by a reader; retrying");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(StoreError::Decode {
+            path: self.path.clone(),
+            detail: "wal_checkpoint(TRUNCATE) stayed blocked by another connection for 5 s; \
+                     the WAL may still hold erased content until the next checkpoint"
+                .into(),
+        })
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`).
@@ -808,22 +952,76 @@ impl<'a> Reader<'a> {
 
     /// The learned state of an item, if any.
     pub fn item_state(&self, item: &str) -> Result<Option<ItemState>> {
-        let text: Option<String> = self
+        let Some((secret, _)) = self.item_state_secret(item)? else {
+            return Ok(None);
+        };
+        serde_json::from_value(secret.state)
+            .map(Some)
+            .map_err(|e| StoreError::Decode {
+                path: self.path.to_owned(),
+                detail: format!("item_state of {item}: {e}"),
+            })
+    }
+
+    /// The item's state as stored (decrypted) and its key.
+    fn item_state_secret(&self, item: &str) -> Result<Option<(ItemStateSecret, Vec<u8>)>> {
+        let sealed: Option<Vec<u8>> = self
             .conn
             .query_row(
-                "SELECT state FROM item_state WHERE item = ?1",
+                "SELECT sealed FROM item_state WHERE item = ?1",
                 [item],
                 |r| r.get(0),
             )
             .optional()
             .map_err(self.err())?;
-        text.map(|t| {
-            serde_json::from_str(&t).map_err(|e| StoreError::Decode {
-                path: self.path.to_owned(),
-                detail: format!("item_state of {item}: {e}"),
-            })
-        })
-        .transpose()
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let key = item_key(self.conn, self.path, item)?;
+        let secret: ItemStateSecret = open_value(
+            self.path,
+            key.as_deref(),
+            &crate::seal::item_state_aad(item),
+            &sealed,
+            &format!("item_state of {item}"),
+        )?;
+        Ok(Some((secret, key.unwrap_or_default())))
+    }
+
+    /// Whether the item has an encryption key (anything stored about it).
+    pub fn has_item_key(&self, item: &str) -> Result<bool> {
+        Ok(item_key(self.conn, self.path, item)?.is_some())
+    }
+
+    /// The item's compacted daily aggregates, merged per day, oldest first.
+    pub fn observation_days(&self, item: &str) -> Result<Vec<DayAggregate>> {
+        let key = item_key(self.conn, self.path, item)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, sealed FROM observation_days WHERE item = ?1 ORDER BY id")
+            .map_err(self.err())?;
+        let rows: Vec<(i64, Vec<u8>)> = stmt
+            .query_map([item], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        let mut days: std::collections::BTreeMap<i64, DayAggregate> = Default::default();
+        for (id, sealed) in rows {
+            let part: DayAggregate = open_value(
+                self.path,
+                key.as_deref(),
+                &crate::seal::day_aad(item, id),
+                &sealed,
+                &format!("observation_days row {id}"),
+            )?;
+            days.entry(part.day)
+                .or_insert_with(|| DayAggregate {
+                    day: part.day,
+                    ..DayAggregate::default()
+                })
+                .merge(&part);
+        }
+        Ok(days.into_values().collect())
     }
 
     /// The open intent for an item, if any.
@@ -1054,24 +1252,41 @@ impl<'a> Reader<'a> {
 
     /// The most recent observations of an item, newest first.
     pub fn recent_observations(&self, item: &str, limit: u32) -> Result<Vec<ObservationRow>> {
+        // Times are sealed, so the newest rows by arrival are decrypted and
+        // then ordered by observation time.
+        let key = item_key(self.conn, self.path, item)?;
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT device, kind, amount, observed_at FROM observations WHERE item = ?1 \
-                 ORDER BY observed_at DESC, id DESC LIMIT ?2",
+                "SELECT device, epoch, seq, sealed FROM observations WHERE item = ?1 \
+                 ORDER BY id DESC LIMIT ?2",
             )
             .map_err(self.err())?;
-        let rows = stmt
+        let raw: Vec<(String, i64, i64, Vec<u8>)> = stmt
             .query_map(params![item, limit], |r| {
-                Ok(ObservationRow {
-                    device: r.get(0)?,
-                    kind: r.get(1)?,
-                    amount: r.get(2)?,
-                    observed_at: r.get(3)?,
-                })
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
             .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+        let mut rows = Vec::with_capacity(raw.len());
+        for (device, epoch, seq, sealed) in raw {
+            let secret: ObservationSecret = open_value(
+                self.path,
+                key.as_deref(),
+                &crate::seal::observation_aad(item, &device, epoch as u64, seq as u64),
+                &sealed,
+                &format!("observation {device}/{epoch}/{seq}"),
+            )?;
+            rows.push(ObservationRow {
+                device,
+                kind: secret.kind,
+                amount: secret.amount,
+                observed_at: secret.observed_at,
+            });
+        }
+        rows.sort_by_key(|r| std::cmp::Reverse(r.observed_at));
+        Ok(rows)
     }
 
     /// Number of stored observations.
@@ -1139,6 +1354,213 @@ impl<'a> Reader<'a> {
             .map_err(self.err())?
             .map_or(0, |n| n as u64))
     }
+}
+
+/// The sealed part of an observation row (see `seal`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct ObservationSecret {
+    kind: String,
+    amount: f64,
+    observed_at: i64,
+    received_at: i64,
+}
+
+/// The sealed content of an `item_state` row.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ItemStateSecret {
+    state: serde_json::Value,
+    updated_at: i64,
+}
+
+/// One item's observations of one UTC day, compacted (see
+/// `Tx::compact_observations`). Sealed under the item's key.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DayAggregate {
+    /// Day number (Unix seconds / 86 400, UTC).
+    pub day: i64,
+    /// Observations folded in.
+    pub count: u64,
+    /// Sum of `consumed` amounts and washer doses.
+    pub consumed: f64,
+    /// Sum of `added` amounts.
+    pub added: f64,
+    /// Sum of `removed` amounts.
+    pub removed: f64,
+    /// The day's last level reading, if any.
+    pub last_level: Option<f64>,
+    /// When that level was read (Unix seconds).
+    pub last_level_at: Option<i64>,
+}
+
+impl DayAggregate {
+    fn fold(&mut self, obs: &ObservationSecret) {
+        self.count += 1;
+        match obs.kind.as_str() {
+            "consumed" | "washer_cycle" => self.consumed += obs.amount,
+            "added" => self.added += obs.amount,
+            "removed" => self.removed += obs.amount,
+            "level" if self.last_level_at.is_none_or(|at| obs.observed_at >= at) => {
+                self.last_level = Some(obs.amount);
+                self.last_level_at = Some(obs.observed_at);
+            }
+            _ => {}
+        }
+    }
+
+    /// Folds another partial aggregate of the same day into this one.
+    pub fn merge(&mut self, other: &DayAggregate) {
+        self.count += other.count;
+        self.consumed += other.consumed;
+        self.added += other.added;
+        self.removed += other.removed;
+        if let (Some(level), Some(at)) = (other.last_level, other.last_level_at) {
+            if self.last_level_at.is_none_or(|mine| at >= mine) {
+                self.last_level = Some(level);
+                self.last_level_at = Some(at);
+            }
+        }
+    }
+}
+
+/// Whether `text` names `needle` as a whole identifier or phrase: not as
+/// part of a longer id (forgetting `milk` must not erase `oat-milk`'s
+/// record).
+fn mentions(text: &str, needle: &str) -> bool {
+    let id_char = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !before.is_some_and(id_char) && !after.is_some_and(id_char)
+    })
+}
+
+/// The item's key, if it has one.
+fn item_key(conn: &Connection, path: &Path, item: &str) -> Result<Option<Vec<u8>>> {
+    conn.query_row("SELECT key FROM item_keys WHERE item = ?1", [item], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(at(path))
+}
+
+/// The item's key, created (random) on first use in this transaction.
+fn item_key_or_create(conn: &Connection, path: &Path, item: &str) -> Result<Vec<u8>> {
+    if let Some(key) = item_key(conn, path, item)? {
+        return Ok(key);
+    }
+    let key = crate::seal::new_key();
+    conn.execute(
+        "INSERT INTO item_keys (item, key) VALUES (?1, ?2)",
+        params![item, &key[..]],
+    )
+    .map_err(at(path))?;
+    Ok(key.to_vec())
+}
+
+fn seal_value(
+    path: &Path,
+    key: &[u8],
+    aad: &[u8],
+    value: &impl serde::Serialize,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let plain = serde_json::to_vec(value).map_err(|e| StoreError::Decode {
+        path: path.to_owned(),
+        detail: format!("{what}: {e}"),
+    })?;
+    crate::seal::seal(key, aad, &plain).ok_or_else(|| StoreError::Decode {
+        path: path.to_owned(),
+        detail: format!("{what}: the item key in item_keys is malformed"),
+    })
+}
+
+fn open_value<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    key: Option<&[u8]>,
+    aad: &[u8],
+    sealed: &[u8],
+    what: &str,
+) -> Result<T> {
+    let bad = |detail: String| StoreError::Decode {
+        path: path.to_owned(),
+        detail: format!("{what}: {detail}"),
+    };
+    let key = key.ok_or_else(|| bad("no key for this item in item_keys".into()))?;
+    let plain = crate::seal::open(key, aad, sealed)
+        .ok_or_else(|| bad("cannot decrypt (wrong key, moved or tampered row)".into()))?;
+    serde_json::from_slice(&plain).map_err(|e| bad(e.to_string()))
+}
+
+/// Migration 4: seals every plaintext observation and item state into the
+/// new tables, creating item keys; returns (observations, item states).
+fn seal_plaintext_rows(conn: &Connection, path: &Path) -> Result<(u64, u64)> {
+    let err = at(path);
+    let mut observations = 0;
+    {
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, device, epoch, seq, item, kind, amount, observed_at, received_at \
+                 FROM observations ORDER BY id",
+            )
+            .map_err(&err)?;
+        let mut rows = stmt.query([]).map_err(&err)?;
+        while let Some(row) = rows.next().map_err(&err)? {
+            let id: i64 = row.get(0).map_err(&err)?;
+            let device: String = row.get(1).map_err(&err)?;
+            let epoch: i64 = row.get(2).map_err(&err)?;
+            let seq: i64 = row.get(3).map_err(&err)?;
+            let item: String = row.get(4).map_err(&err)?;
+            let secret = ObservationSecret {
+                kind: row.get(5).map_err(&err)?,
+                amount: row.get(6).map_err(&err)?,
+                observed_at: row.get(7).map_err(&err)?,
+                received_at: row.get(8).map_err(&err)?,
+            };
+            let key = item_key_or_create(conn, path, &item)?;
+            let aad = crate::seal::observation_aad(&item, &device, epoch as u64, seq as u64);
+            let sealed = seal_value(path, &key, &aad, &secret, "observation")?;
+            conn.execute(
+                "INSERT INTO sealed_observations (id, device, epoch, seq, item, sealed) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, device, epoch, seq, item, sealed],
+            )
+            .map_err(&err)?;
+            observations += 1;
+        }
+    }
+    let mut states = 0;
+    {
+        let mut stmt = conn
+            .prepare("SELECT item, state, updated_at FROM item_state ORDER BY item")
+            .map_err(&err)?;
+        let mut rows = stmt.query([]).map_err(&err)?;
+        while let Some(row) = rows.next().map_err(&err)? {
+            let item: String = row.get(0).map_err(&err)?;
+            let text: String = row.get(1).map_err(&err)?;
+            let secret = ItemStateSecret {
+                state: serde_json::from_str(&text).map_err(|e| StoreError::Decode {
+                    path: path.to_owned(),
+                    detail: format!("item_state of {item}: {e}"),
+                })?,
+                updated_at: row.get(2).map_err(&err)?,
+            };
+            let key = item_key_or_create(conn, path, &item)?;
+            let sealed = seal_value(
+                path,
+                &key,
+                &crate::seal::item_state_aad(&item),
+                &secret,
+                "item_state",
+            )?;
+            conn.execute(
+                "INSERT INTO sealed_item_state (item, sealed) VALUES (?1, ?2)",
+                params![item, sealed],
+            )
+            .map_err(&err)?;
+            states += 1;
+        }
+    }
+    Ok((observations, states))
 }
 
 /// Columns of a ledger row, in `ledger_from_row` order.
@@ -1283,6 +1705,12 @@ impl Reader<'_> {
         mut f: impl FnMut(&[String], Vec<Cell>) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>> {
         use rusqlite::types::ValueRef;
+        if matches!(
+            table,
+            Table::Observations | Table::ItemState | Table::ObservationDays
+        ) {
+            return self.each_sealed_row(table, f);
+        }
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -1312,6 +1740,129 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    /// `each_row` for the sealed tables: rows are decrypted and exported
+    /// with their plain columns (the export format predates encryption).
+    fn each_sealed_row(
+        &self,
+        table: Table,
+        mut f: impl FnMut(&[String], Vec<Cell>) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let (columns, sql) = match table {
+            Table::Observations => (
+                names(&[
+                    "id",
+                    "device",
+                    "epoch",
+                    "seq",
+                    "item",
+                    "kind",
+                    "amount",
+                    "observed_at",
+                    "received_at",
+                ]),
+                "SELECT id, item, sealed, device, epoch, seq FROM observations ORDER BY id",
+            ),
+            Table::ItemState => (
+                names(&["item", "state", "updated_at"]),
+                "SELECT 0, item, sealed, '', 0, 0 FROM item_state ORDER BY item",
+            ),
+            _ => (
+                names(&[
+                    "id",
+                    "item",
+                    "day",
+                    "count",
+                    "consumed",
+                    "added",
+                    "removed",
+                    "last_level",
+                    "last_level_at",
+                ]),
+                "SELECT id, item, sealed, '', 0, 0 FROM observation_days ORDER BY id",
+            ),
+        };
+        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+        let mut rows = stmt.query([]).map_err(self.err())?;
+        let mut keys: std::collections::HashMap<String, Option<Vec<u8>>> = Default::default();
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let id: i64 = row.get(0).map_err(self.err())?;
+            let item: String = row.get(1).map_err(self.err())?;
+            let sealed: Vec<u8> = row.get(2).map_err(self.err())?;
+            if !keys.contains_key(&item) {
+                let key = item_key(self.conn, self.path, &item)?;
+                keys.insert(item.clone(), key);
+            }
+            let key = keys.get(&item).and_then(|k| k.as_deref());
+            let cells = match table {
+                Table::Observations => {
+                    let device: String = row.get(3).map_err(self.err())?;
+                    let epoch: i64 = row.get(4).map_err(self.err())?;
+                    let seq: i64 = row.get(5).map_err(self.err())?;
+                    let o: ObservationSecret = open_value(
+                        self.path,
+                        key,
+                        &crate::seal::observation_aad(&item, &device, epoch as u64, seq as u64),
+                        &sealed,
+                        &format!("observation {id}"),
+                    )?;
+                    vec![
+                        Cell::Integer(id),
+                        Cell::Text(device),
+                        Cell::Integer(epoch),
+                        Cell::Integer(seq),
+                        Cell::Text(item),
+                        Cell::Text(o.kind),
+                        Cell::Real(o.amount),
+                        Cell::Integer(o.observed_at),
+                        Cell::Integer(o.received_at),
+                    ]
+                }
+                Table::ItemState => {
+                    let s: ItemStateSecret = open_value(
+                        self.path,
+                        key,
+                        &crate::seal::item_state_aad(&item),
+                        &sealed,
+                        &format!("item_state of {item}"),
+                    )?;
+                    vec![
+                        Cell::Text(item),
+                        Cell::Text(s.state.to_string()),
+                        Cell::Integer(s.updated_at),
+                    ]
+                }
+                _ => {
+                    let d: DayAggregate = open_value(
+                        self.path,
+                        key,
+                        &crate::seal::day_aad(&item, id),
+                        &sealed,
+                        &format!("observation_days row {id}"),
+                    )?;
+                    let opt_real = |v: Option<f64>| v.map_or(Cell::Null, Cell::Real);
+                    vec![
+                        Cell::Integer(id),
+                        Cell::Text(item),
+                        Cell::Integer(d.day),
+                        Cell::Integer(d.count as i64),
+                        Cell::Real(d.consumed),
+                        Cell::Real(d.added),
+                        Cell::Real(d.removed),
+                        opt_real(d.last_level),
+                        d.last_level_at.map_or(Cell::Null, Cell::Integer),
+                    ]
+                }
+            };
+            if let Err(e) = f(&columns, cells) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
 impl Tx<'_> {
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         at(&self.path)
@@ -1333,20 +1884,36 @@ impl Tx<'_> {
 
     /// Stores an observation unless `(device, epoch, seq)` is already stored.
     pub fn insert_observation(&self, obs: &NewObservation<'_>) -> Result<Inserted> {
+        if self
+            .read()
+            .has_observation(obs.device, obs.epoch, obs.seq)?
+        {
+            return Ok(Inserted::Duplicate);
+        }
+        let key = item_key_or_create(&self.tx, &self.path, obs.item)?;
+        let sealed = seal_value(
+            &self.path,
+            &key,
+            &crate::seal::observation_aad(obs.item, obs.device, obs.epoch, obs.seq),
+            &ObservationSecret {
+                kind: obs.kind.to_owned(),
+                amount: obs.amount,
+                observed_at: obs.observed_at,
+                received_at: obs.received_at,
+            },
+            "observation",
+        )?;
         let changed = self
             .tx
             .execute(
-                "INSERT INTO observations (device, epoch, seq, item, kind, amount, observed_at, received_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device, epoch, seq) DO NOTHING",
+                "INSERT INTO observations (device, epoch, seq, item, sealed) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device, epoch, seq) DO NOTHING",
                 params![
                     obs.device,
                     obs.epoch as i64,
                     obs.seq as i64,
                     obs.item,
-                    obs.kind,
-                    obs.amount,
-                    obs.observed_at,
-                    obs.received_at
+                    sealed
                 ],
             )
             .map_err(self.err())?;
@@ -1393,15 +1960,26 @@ impl Tx<'_> {
 
     /// Saves an item's learned state.
     pub fn save_item_state(&self, item: &str, state: &ItemState, now: i64) -> Result<()> {
-        let text = serde_json::to_string(state).map_err(|e| StoreError::Decode {
+        let value = serde_json::to_value(state).map_err(|e| StoreError::Decode {
             path: self.path.clone(),
             detail: format!("item_state of {item}: {e}"),
         })?;
+        let key = item_key_or_create(&self.tx, &self.path, item)?;
+        let sealed = seal_value(
+            &self.path,
+            &key,
+            &crate::seal::item_state_aad(item),
+            &ItemStateSecret {
+                state: value,
+                updated_at: now,
+            },
+            &format!("item_state of {item}"),
+        )?;
         self.tx
             .execute(
-                "INSERT INTO item_state (item, state, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (item) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                params![item, text, now],
+                "INSERT INTO item_state (item, sealed) VALUES (?1, ?2) \
+                 ON CONFLICT (item) DO UPDATE SET sealed = excluded.sealed",
+                params![item, sealed],
             )
             .map_err(self.err())?;
         Ok(())
@@ -1632,6 +2210,294 @@ impl Tx<'_> {
             )
             .map_err(self.err())?;
         Ok(seq)
+    }
+
+    /// Erases everything held about one item, in this transaction (the
+    /// caller commits, then runs [`Store::scrub`]): its observations, daily
+    /// aggregates, forecaster state and key; its intents with their
+    /// approvals and outbox rows; dead letters containing any of `needles`
+    /// (the item's id and name); and the bodies of ledger entries about its
+    /// intents or naming a needle as a whole word (or as a hex-encoded JSON
+    /// string, as in outbound payloads), recorded by a `forget` entry with
+    /// scope `item` that never names the item.
+    pub fn forget_item(&self, item: &str, needles: &[&str], now: i64) -> Result<Forgotten> {
+        let err = self.err();
+        let mut intents: Vec<(String, String)> = {
+            let mut stmt = self
+                .tx
+                .prepare("SELECT id, state FROM intents WHERE item = ?1")
+                .map_err(&err)?;
+            stmt.query_map([item], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(&err)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(&err)?
+        };
+        intents.sort();
+        let ids: Vec<&str> = intents.iter().map(|(id, _)| id.as_str()).collect();
+        let mut needles: Vec<String> = needles
+            .iter()
+            .filter(|n| !n.is_empty())
+            .map(|n| (*n).to_owned())
+            .collect();
+        if !needles.iter().any(|n| n == item) {
+            needles.push(item.to_owned());
+        }
+        let redacted = self.redact_ledger(|body| {
+            let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+            let field = |name: &str| {
+                parsed
+                    .as_ref()
+                    .and_then(|v| v.get(name))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            field("item").is_some_and(|i| i == item)
+                || field("intent").is_some_and(|i| ids.contains(&i.as_str()))
+                || needles.iter().any(|n| {
+                    mentions(body, n) || body.contains(&keys::to_hex(format!("\"{n}\"").as_bytes()))
+                })
+        })?;
+        let mut gone = Forgotten {
+            redacted: redacted.len(),
+            awaiting: intents
+                .iter()
+                .filter(|(_, state)| state == IntentState::AwaitingApproval.as_str())
+                .map(|(id, _)| id.clone())
+                .collect(),
+            ..Forgotten::default()
+        };
+        for id in &ids {
+            gone.approvals += self
+                .tx
+                .execute("DELETE FROM approvals WHERE intent_id = ?1", [id])
+                .map_err(&err)? as u64;
+            gone.outbox += self
+                .tx
+                .execute("DELETE FROM outbox WHERE intent_id = ?1", [id])
+                .map_err(&err)? as u64;
+        }
+        gone.intents = self
+            .tx
+            .execute("DELETE FROM intents WHERE item = ?1", [item])
+            .map_err(&err)? as u64;
+        gone.observations = self
+            .tx
+            .execute("DELETE FROM observations WHERE item = ?1", [item])
+            .map_err(&err)? as u64;
+        gone.days = self
+            .tx
+            .execute("DELETE FROM observation_days WHERE item = ?1", [item])
+            .map_err(&err)? as u64;
+        self.tx
+            .execute("DELETE FROM item_state WHERE item = ?1", [item])
+            .map_err(&err)?;
+        gone.key = self
+            .tx
+            .execute("DELETE FROM item_keys WHERE item = ?1", [item])
+            .map_err(&err)?
+            > 0;
+        for needle in &needles {
+            gone.dead_letters += self
+                .tx
+                .execute(
+                    "DELETE FROM dead_letters WHERE instr(payload, CAST(?1 AS BLOB)) > 0 \
+                     OR instr(reason, ?1) > 0 OR instr(topic, ?1) > 0",
+                    [needle],
+                )
+                .map_err(&err)? as u64;
+        }
+        gone.ledger_seq = self.ledger_append(
+            ledger::Kind::Forget,
+            &ledger::Forget {
+                scope: "item".into(),
+                redacted,
+            },
+            now,
+        )?;
+        Ok(gone)
+    }
+
+    /// Deletes dead letters that arrived on `topic` and whose payload holds
+    /// `needle` (a forgotten item's slot on its device); returns how many.
+    pub fn forget_dead_letters_on(&self, topic: &str, needle: &str) -> Result<u64> {
+        Ok(self
+            .tx
+            .execute(
+                "DELETE FROM dead_letters WHERE topic = ?1 AND instr(payload, CAST(?2 AS BLOB)) > 0",
+                params![topic, needle],
+            )
+            .map_err(self.err())? as u64)
+    }
+
+    /// Deletes dead letters received before `cutoff`; returns how many.
+    pub fn expire_dead_letters(&self, cutoff: i64) -> Result<u64> {
+        Ok(self
+            .tx
+            .execute("DELETE FROM dead_letters WHERE received_at < ?1", [cutoff])
+            .map_err(self.err())? as u64)
+    }
+
+    /// Erases everything held about the household, in this transaction (the
+    /// caller commits, then runs [`Store::scrub`]): every observation,
+    /// aggregate, state, key, intent, approval, outbox row, dead letter,
+    /// device position, counter and the presence; every ledger body except
+    /// earlier forget records, recorded by a `forget` entry with scope
+    /// `household`. Kept: the ledger chain itself (times, kinds, digests)
+    /// and each member's last control time (replay protection).
+    pub fn forget_household(&self, now: i64) -> Result<Forgotten> {
+        let err = self.err();
+        let redacted = self.redact_ledger(|_| true)?;
+        let count = |table: &str| -> Result<u64> {
+            Ok(self
+                .tx
+                .execute(&format!("DELETE FROM {table}"), [])
+                .map_err(&err)? as u64)
+        };
+        let mut gone = Forgotten {
+            redacted: redacted.len(),
+            ..Forgotten::default()
+        };
+        gone.awaiting = self
+            .read()
+            .intents_in_state(IntentState::AwaitingApproval)?
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        gone.approvals = count("approvals")?;
+        gone.outbox = count("outbox")?;
+        gone.intents = count("intents")?;
+        gone.observations = count("observations")?;
+        gone.days = count("observation_days")?;
+        count("item_state")?;
+        gone.key = count("item_keys")? > 0;
+        gone.dead_letters = count("dead_letters")?;
+        count("device_seq")?;
+        count("presence")?;
+        count("counters")?;
+        gone.ledger_seq = self.ledger_append(
+            ledger::Kind::Forget,
+            &ledger::Forget {
+                scope: "household".into(),
+                redacted,
+            },
+            now,
+        )?;
+        Ok(gone)
+    }
+
+    /// Sets the body of every ledger entry `doomed` picks to NULL (forget
+    /// records are never erased); returns their sequence numbers.
+    fn redact_ledger(&self, doomed: impl Fn(&str) -> bool) -> Result<Vec<i64>> {
+        let err = self.err();
+        let candidates: Vec<(i64, String)> = {
+            let mut stmt = self
+                .tx
+                .prepare(
+                    "SELECT seq, body FROM ledger WHERE body IS NOT NULL AND kind <> ?1 ORDER BY seq",
+                )
+                .map_err(&err)?;
+            stmt.query_map([ledger::Kind::Forget.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(&err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(&err)?
+        };
+        let mut redacted = Vec::new();
+        for (seq, body) in candidates {
+            if doomed(&body) {
+                self.tx
+                    .execute("UPDATE ledger SET body = NULL WHERE seq = ?1", [seq])
+                    .map_err(&err)?;
+                redacted.push(seq);
+            }
+        }
+        Ok(redacted)
+    }
+
+    /// Folds raw observations that arrived before `cutoff` into sealed
+    /// daily aggregates (per item per UTC day of observation) and deletes
+    /// them; at most `limit` per call, oldest first. Returns how many were
+    /// compacted. The forecaster is unaffected: it folds each observation
+    /// into `item_state` when it arrives and never rereads them.
+    pub fn compact_observations(&self, cutoff: i64, limit: u32) -> Result<u64> {
+        let err = self.err();
+        let mut keys: std::collections::HashMap<String, Option<Vec<u8>>> = Default::default();
+        let mut days: std::collections::BTreeMap<(String, i64), DayAggregate> = Default::default();
+        let mut done = Vec::new();
+        let mut stmt = self
+            .tx
+            .prepare(
+                "SELECT id, item, device, epoch, seq, sealed FROM observations ORDER BY id LIMIT ?1",
+            )
+            .map_err(&err)?;
+        // Read lazily: on most ticks the very first row is young and ends it.
+        let mut rows = stmt.query([limit]).map_err(&err)?;
+        while let Some(row) = rows.next().map_err(&err)? {
+            let id: i64 = row.get(0).map_err(&err)?;
+            let item: String = row.get(1).map_err(&err)?;
+            let device: String = row.get(2).map_err(&err)?;
+            let epoch: i64 = row.get(3).map_err(&err)?;
+            let seq: i64 = row.get(4).map_err(&err)?;
+            let sealed: Vec<u8> = row.get(5).map_err(&err)?;
+            if !keys.contains_key(&item) {
+                let key = item_key(&self.tx, &self.path, &item)?;
+                keys.insert(item.clone(), key);
+            }
+            let key = keys.get(&item).and_then(|k| k.as_deref());
+            let obs: ObservationSecret = open_value(
+                &self.path,
+                key,
+                &crate::seal::observation_aad(&item, &device, epoch as u64, seq as u64),
+                &sealed,
+                &format!("observation {id}"),
+            )?;
+            // Arrival order is id order: the first young row ends the run.
+            if obs.received_at >= cutoff {
+                break;
+            }
+            let day = obs.observed_at.div_euclid(crate::core::DAY);
+            days.entry((item.clone(), day))
+                .or_insert_with(|| DayAggregate {
+                    day,
+                    ..DayAggregate::default()
+                })
+                .fold(&obs);
+            done.push(id);
+        }
+        drop(rows);
+        drop(stmt);
+        let mut next: i64 = self
+            .tx
+            .query_row(
+                "SELECT COALESCE(MAX(id), 0) FROM observation_days",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        for ((item, _), aggregate) in &days {
+            next += 1;
+            let key = item_key_or_create(&self.tx, &self.path, item)?;
+            let sealed = seal_value(
+                &self.path,
+                &key,
+                &crate::seal::day_aad(item, next),
+                aggregate,
+                "observation_days",
+            )?;
+            self.tx
+                .execute(
+                    "INSERT INTO observation_days (id, item, sealed) VALUES (?1, ?2, ?3)",
+                    params![next, item, sealed],
+                )
+                .map_err(&err)?;
+        }
+        for id in &done {
+            self.tx
+                .execute("DELETE FROM observations WHERE id = ?1", [id])
+                .map_err(&err)?;
+        }
+        Ok(done.len() as u64)
     }
 
     /// Stores a refused message with its reason (payload truncated).
@@ -1918,6 +2784,241 @@ mod tests {
         assert_eq!(kept, DEAD_LETTER_KEEP_BYTES as i64);
         assert_eq!(store.read().counter("dead_letters").expect("c"), 3);
         assert_eq!(store.read().dead_letters(5).expect("d")[0].size, 10_000);
+    }
+
+    /// Every byte of the database, its WAL and shared memory file.
+    fn file_bytes(path: &Path) -> Vec<u8> {
+        let mut all = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            if let Ok(bytes) = std::fs::read(format!("{}{suffix}", path.display())) {
+                all.extend(bytes);
+            }
+        }
+        all
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    fn obs<'a>(item: &'a str, seq: u64, kind: &'a str, amount: f64, at: i64) -> NewObservation<'a> {
+        NewObservation {
+            device: "scale-7",
+            epoch: 1,
+            seq,
+            item,
+            kind,
+            amount,
+            observed_at: at,
+            received_at: at,
+        }
+    }
+
+    #[test]
+    fn a_version_3_file_is_encrypted_by_the_migration_and_keeps_no_plaintext() {
+        let dir = tempdir::Dir::new();
+        let path = dir.path.join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch("PRAGMA journal_mode=WAL").expect("wal");
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 3;
+                 INSERT INTO observations (device, epoch, seq, item, kind, amount, observed_at, received_at)
+                   VALUES ('scale-7', 1, 1, 'quince-jam-q9', 'level', 7.654321, 1700000000, 1700000001);
+                 INSERT INTO item_state (item, state, updated_at)
+                   VALUES ('quince-jam-q9', '{\"level\":7.654321}', 1700000001);",
+            )
+            .expect("old rows");
+        }
+        let store = Store::open(&path).expect("migrates");
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("q");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let rows = store
+            .read()
+            .recent_observations("quince-jam-q9", 5)
+            .expect("decrypts");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].amount, rows[0].observed_at),
+            (7.654321, 1700000000)
+        );
+        let bytes = file_bytes(&path);
+        assert!(
+            !contains(&bytes, b"7.654321"),
+            "plaintext level left behind"
+        );
+        assert!(!contains(&bytes, &7.654321f64.to_le_bytes()));
+        assert!(!contains(&bytes, &7.654321f64.to_be_bytes()));
+        assert!(!contains(&bytes, b"1700000000"));
+    }
+
+    #[test]
+    fn forgetting_an_item_leaves_none_of_its_bytes_in_the_files() {
+        let dir = tempdir::Dir::new();
+        let path = dir.path.join("f.db");
+        let mut store = Store::open(&path).expect("open");
+        let tx = store.transaction().expect("tx");
+        for seq in 1..=40 {
+            tx.insert_observation(&obs("oat-milk-zx81", seq, "level", 1.23456, 1_800_000_000))
+                .expect("i");
+            tx.insert_observation(&obs("rye-9", 100 + seq, "level", 4.5, 1_800_000_000))
+                .expect("i");
+        }
+        tx.save_item_state("oat-milk-zx81", &ItemState::default(), 5)
+            .expect("s");
+        let mut row = intent("a1", "oat-milk-zx81", IntentState::AwaitingApproval);
+        row.why = vec!["Oat Barista Zx81 is low".into()];
+        tx.insert_intent(&row).expect("intent");
+        tx.enqueue(
+            &NewOutbox {
+                kind: "approval_request",
+                topic: "larder/h/approvals/a1",
+                payload: b"{\"item\":\"oat-milk-zx81\"}",
+                retain: true,
+                intent_id: Some("a1"),
+                not_before: 0,
+            },
+            5,
+        )
+        .expect("enqueue");
+        tx.dead_letter("t", b"{\"slot\":\"oat-milk-zx81\"}", "bad", 5)
+            .expect("dl");
+        tx.commit().expect("commit");
+        let before = file_bytes(&path);
+        assert!(
+            !contains(&before, &1.23456f64.to_le_bytes()),
+            "levels are sealed"
+        );
+        assert!(
+            contains(&before, b"oat-milk-zx81"),
+            "the scan can see the item"
+        );
+
+        let tx = store.transaction().expect("tx");
+        let gone = tx
+            .forget_item("oat-milk-zx81", &["Oat Barista Zx81"], 6)
+            .expect("forget");
+        tx.commit().expect("commit");
+        store.scrub().expect("scrub");
+        assert_eq!(
+            (
+                gone.observations,
+                gone.intents,
+                gone.outbox,
+                gone.dead_letters,
+                gone.key
+            ),
+            (40, 1, 1, 1, true)
+        );
+        assert_eq!(gone.awaiting, vec!["a1".to_string()]);
+        let bytes = file_bytes(&path);
+        for needle in [
+            &b"oat-milk-zx81"[..],
+            b"Oat Barista Zx81",
+            b"6f61742d6d696c6b",
+        ] {
+            assert!(
+                !contains(&bytes, needle),
+                "{:?} survived",
+                String::from_utf8_lossy(needle)
+            );
+        }
+        // The other item is intact and the ledger still verifies.
+        assert_eq!(
+            store
+                .read()
+                .recent_observations("rye-9", 100)
+                .expect("q")
+                .len(),
+            40
+        );
+        let verified = ledger::verify(&store.read(), None)
+            .expect("walk")
+            .expect("the chain verifies");
+        assert_eq!(verified.redacted, 1);
+    }
+
+    #[test]
+    fn forgetting_milk_leaves_oat_milk_alone() {
+        assert!(mentions(r#"{"item":"milk"}"#, "milk"));
+        assert!(mentions("Milk 1 L: low", "Milk 1 L"));
+        assert!(!mentions(r#"{"item":"oat-milk"}"#, "milk"));
+        assert!(!mentions("milky", "milk"));
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        for (id, item) in [("a", "milk"), ("b", "oat-milk")] {
+            tx.insert_intent(&intent(id, item, IntentState::AwaitingApproval))
+                .expect("intent");
+            let payload = format!(r#"{{"item":"{item}"}}"#);
+            tx.enqueue(
+                &NewOutbox {
+                    kind: "approval_request",
+                    topic: &format!("larder/h/approvals/{id}"),
+                    payload: payload.as_bytes(),
+                    retain: true,
+                    intent_id: Some(id),
+                    not_before: 0,
+                },
+                1,
+            )
+            .expect("enqueue");
+        }
+        let gone = tx.forget_item("milk", &["milk"], 2).expect("forget");
+        tx.commit().expect("commit");
+        assert_eq!((gone.intents, gone.outbox, gone.redacted), (1, 1, 1));
+        let left = store.read().due_outbox(5, 10).expect("outbox");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].intent_id.as_deref(), Some("b"));
+        assert!(store.read().intent("b").expect("q").is_some());
+        ledger::verify(&store.read(), None)
+            .expect("walk")
+            .expect("verifies");
+    }
+
+    #[test]
+    fn old_observations_become_daily_aggregates() {
+        let (_d, mut store) = temp_db();
+        let day = crate::core::DAY;
+        let t0 = 1_800_000_000 - 1_800_000_000 % day;
+        let tx = store.transaction().expect("tx");
+        tx.insert_observation(&obs("milk", 1, "level", 2.0, t0 + 10))
+            .expect("i");
+        tx.insert_observation(&obs("milk", 2, "consumed", 0.25, t0 + 20))
+            .expect("i");
+        tx.insert_observation(&obs("milk", 3, "level", 1.5, t0 + 30))
+            .expect("i");
+        tx.insert_observation(&obs("milk", 4, "added", 1.0, t0 + day + 5))
+            .expect("i");
+        tx.insert_observation(&obs("milk", 5, "level", 9.0, t0 + 3 * day))
+            .expect("i");
+        // Cutoff after day 1: the first four go, the last stays raw.
+        assert_eq!(tx.compact_observations(t0 + 2 * day, 100).expect("c"), 4);
+        assert_eq!(tx.compact_observations(t0 + 2 * day, 100).expect("c"), 0);
+        tx.commit().expect("commit");
+        let days = store.read().observation_days("milk").expect("days");
+        assert_eq!(days.len(), 2);
+        assert_eq!(
+            (
+                days[0].count,
+                days[0].consumed,
+                days[0].last_level,
+                days[0].last_level_at
+            ),
+            (3, 0.25, Some(1.5), Some(t0 + 30))
+        );
+        assert_eq!(
+            (days[1].count, days[1].added, days[1].last_level),
+            (1, 1.0, None)
+        );
+        let raw = store.read().recent_observations("milk", 10).expect("raw");
+        assert_eq!(raw.len(), 1);
+        assert_eq!(raw[0].amount, 9.0);
     }
 
     #[test]

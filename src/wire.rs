@@ -73,6 +73,14 @@ pub enum WireError {
         /// Decoder message.
         detail: String,
     },
+    /// A kind of event devices send that no larder feature needs (a fridge
+    /// door, a temperature): not an error; the engine counts and drops it
+    /// without storing anything (`events_not_needed`).
+    #[error("event kind {kind:?} is not needed by any larder feature; dropped unstored")]
+    NotNeeded {
+        /// The kind, from [`NOT_NEEDED_KINDS`].
+        kind: &'static str,
+    },
     /// Decoded but a field is missing or out of range.
     #[error("invalid field `{field}`: {detail}")]
     Invalid {
@@ -82,6 +90,18 @@ pub enum WireError {
         detail: String,
     },
 }
+
+/// Event kinds devices send that no larder feature needs (door contacts,
+/// climate, battery, liveness). Data minimisation: they are never stored.
+pub const NOT_NEEDED_KINDS: &[&str] = &[
+    "door_open",
+    "door_closed",
+    "door",
+    "temperature",
+    "humidity",
+    "battery",
+    "heartbeat",
+];
 
 /// Deepest CBOR/JSON nesting the decoders will follow (events, acks and
 /// COSE payloads are flat; anything deeper is hostile).
@@ -121,11 +141,16 @@ pub fn decode_event(format: PayloadFormat, bytes: &[u8]) -> Result<DeviceEvent, 
             ));
         }
     }
+    let kind = map.take("kind");
+    if let Some(Scalar::Text(text)) = &kind {
+        if let Some(known) = NOT_NEEDED_KINDS.iter().find(|k| **k == text.as_str()) {
+            return Err(WireError::NotNeeded { kind: known });
+        }
+    }
     let device = map.take("device");
     let epoch = map.take("epoch");
     let seq = map.take("seq");
     let ts = map.take("ts");
-    let kind = map.take("kind");
     let slot = map.take("slot");
     let amount = map.take("amount");
     let dose = map.take("dose");
@@ -1145,6 +1170,47 @@ mod tests {
                 assert!(e.to_string().len() < 400, "{name}: {e}");
             }
         }
+    }
+
+    #[test]
+    fn door_and_climate_events_are_named_not_needed_not_invalid() {
+        use PayloadFormat::*;
+        let door = br#"{"v":1,"device":"fridge","epoch":1,"seq":5,"kind":"door_open","open":true}"#;
+        assert_eq!(
+            decode_event(Json, door),
+            Err(WireError::NotNeeded { kind: "door_open" })
+        );
+        let mut cbor = Vec::new();
+        ciborium::into_writer(
+            &ciborium::Value::Map(vec![
+                (
+                    ciborium::Value::Text("v".into()),
+                    ciborium::Value::Integer(1.into()),
+                ),
+                (
+                    ciborium::Value::Text("kind".into()),
+                    ciborium::Value::Text("temperature".into()),
+                ),
+                (
+                    ciborium::Value::Text("celsius".into()),
+                    ciborium::Value::Float(4.5),
+                ),
+            ]),
+            &mut cbor,
+        )
+        .expect("cbor");
+        assert_eq!(
+            decode_event(Cbor, &cbor),
+            Err(WireError::NotNeeded {
+                kind: "temperature"
+            })
+        );
+        // An unknown kind is still refused as invalid (dead-lettered).
+        let odd = br#"{"v":1,"device":"fridge","epoch":1,"seq":5,"kind":"doors","slot":"milk","amount":1}"#;
+        assert!(matches!(
+            decode_event(Json, odd),
+            Err(WireError::Invalid { field: "kind", .. })
+        ));
     }
 
     /// A tiny deterministic generator so the fuzz-style tests need no crate.

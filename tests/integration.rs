@@ -10,6 +10,7 @@ mod consent;
 mod demo;
 mod end_to_end;
 mod faults;
+mod forget;
 mod hostile;
 mod privacy;
 mod restart;
