@@ -674,6 +674,14 @@ async fn send_control(config: &Config, signer: &Signer, command: Command_) -> an
     Ok(())
 }
 
+/// Text from the broker made safe for a terminal: control characters
+/// (escape sequences included) become `?`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// `larder pending`: the approval requests retained on the broker, as text.
 async fn pending(config: &Config, timeout: Duration) -> anyhow::Result<String> {
     use std::fmt::Write;
@@ -681,20 +689,36 @@ async fn pending(config: &Config, timeout: Duration) -> anyhow::Result<String> {
     let filter = topics.approval_request("+");
     let client_id = format!("larder-cli-{}", keys::to_hex(&keys::random_bytes::<6>()));
     let opts = mqtt::options(&config.mqtt, &client_id, false, None)?;
-    let found = mqtt::collect_retained(opts, &filter, Duration::from_millis(500), timeout)
-        .await
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("reading the approval requests on {filter}"))?;
+    let (found, complete) =
+        mqtt::collect_retained(opts, &filter, Duration::from_millis(500), timeout)
+            .await
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("reading the approval requests on {filter}"))?;
     let mut requests: Vec<ApprovalRequest> = Vec::new();
     let mut out = String::new();
     for (topic, payload) in found {
         match serde_json::from_slice::<ApprovalRequest>(&payload) {
             Ok(request) if request.hub == config.hub.id => requests.push(request),
-            Ok(request) => writeln!(out, "skipping {topic}: for hub {:?}", request.hub)?,
-            Err(e) => writeln!(out, "skipping {topic}: not an approval request ({e})")?,
+            Ok(request) => writeln!(
+                out,
+                "skipping {}: for hub {:?}",
+                printable(&topic),
+                request.hub
+            )?,
+            Err(e) => writeln!(
+                out,
+                "skipping {}: not an approval request ({e})",
+                printable(&topic)
+            )?,
         }
     }
     requests.sort_by_key(|r| r.expires_at);
+    if !complete {
+        writeln!(
+            out,
+            "the broker was still sending when --timeout ran out: the list may be incomplete"
+        )?;
+    }
     if requests.is_empty() {
         writeln!(out, "no approval requests are waiting")?;
         return Ok(out);
@@ -703,18 +727,18 @@ async fn pending(config: &Config, timeout: Duration) -> anyhow::Result<String> {
         writeln!(
             out,
             "{}  {} × {} ({} {}) up to {:.2} {}; needs {} approval(s); expires {}",
-            r.intent,
+            printable(&r.intent),
             r.packages,
-            r.item_name,
+            printable(&r.item_name),
             r.quantity,
-            r.unit,
+            printable(&r.unit),
             r.price_ceiling,
-            r.currency,
+            printable(&r.currency),
             r.approvals_required,
             format_time(r.expires_at)
         )?;
         for why in &r.why {
-            writeln!(out, "    {why}")?;
+            writeln!(out, "    {}", printable(why))?;
         }
     }
     writeln!(

@@ -337,6 +337,16 @@ impl Config {
             }
         }
         for (i, item) in self.items.iter().enumerate() {
+            if item.order == Some(CategoryPolicy::Allow)
+                && self.policy_for(&item.category) == CategoryPolicy::Deny
+            {
+                out.push(format!(
+                    "items[{i}].order: \"auto\" overrides category {:?}, which is never ordered; {:?} will be ordered",
+                    item.category, item.id
+                ));
+            }
+        }
+        for (i, item) in self.items.iter().enumerate() {
             if self.policy_for_item(item) == CategoryPolicy::Deny {
                 out.push(match item.order {
                     Some(_) => format!(

@@ -33,7 +33,8 @@ const MAX_EVENT_AGE_SECS: i64 = 30 * DAY;
 pub struct Topics {
     /// Retained `online`/`offline`.
     pub status: String,
-    /// Signed household control messages (pause, resume, guests).
+    /// Signed household control messages (pause, resume, guests, cancel,
+    /// forget).
     pub control: String,
     /// Prefix of approval requests: `<prefix><intent>`.
     pub approvals_prefix: String,
@@ -630,6 +631,46 @@ impl Engine {
                 return Ok(Ok(Handled::Done));
             }
         }
+        let withdrawn = matches!(row.state, IntentState::Cancelled | IntentState::Held);
+        if withdrawn && matches!(ack.status, AckStatus::Quoted | AckStatus::Accepted) {
+            // The shop goes on with an order larder withdrew (it missed or
+            // ignored the cancellation): say so loudly and cancel again.
+            tracing::warn!(intent = %row.id, item = %row.item, state = row.state.as_str(), status = ack.status.as_str(), "the shop goes on with a withdrawn intent; sending the cancellation again");
+            let resent = tx.resend_last(&row.id, "cancel", now)?;
+            record(
+                tx,
+                &row,
+                Logged::ShopAccepted,
+                "shop",
+                vec![format!(
+                    "{} although larder withdrew it ({}); cancellation {}",
+                    ack.status.as_str(),
+                    row.state.as_str(),
+                    if resent {
+                        "sent again"
+                    } else {
+                        "never sent: nothing had left"
+                    }
+                )],
+                Vec::new(),
+                now,
+            )?;
+            tx.bump("acks_for_withdrawn", 1)?;
+            return Ok(Ok(Handled::Done));
+        }
+        let ever_left = tx
+            .intent_queued(&row.id)?
+            .is_some_and(|(_, sent)| sent.is_some());
+        if withdrawn && ack.status == AckStatus::Delivered && !ever_left {
+            return Ok(Err(Refusal::new(
+                "refused_acks",
+                format!(
+                    "delivery reported for intent {}, which was {} before it ever left larder",
+                    row.id,
+                    row.state.as_str()
+                ),
+            )));
+        }
         let (from, to): (&[IntentState], IntentState) = match ack.status {
             AckStatus::Quoted => {
                 if matches!(row.state, IntentState::Approved | IntentState::Sent) {
@@ -678,8 +719,38 @@ impl Engine {
             tx.bump("stale_acks", 1)?;
             return Ok(Ok(Handled::Done));
         }
-        if matches!(row.state, IntentState::Cancelled | IntentState::Held) {
+        if withdrawn {
             tracing::warn!(intent = %row.id, item = %row.item, state = row.state.as_str(), "the shop delivered an intent larder had withdrawn; recording the delivery");
+            // A price-guard replacement still waiting is moot now.
+            if let Some(pending) = tx.read().open_intent(&row.item)? {
+                if pending.state == IntentState::AwaitingApproval
+                    && pending
+                        .why
+                        .first()
+                        .is_some_and(|w| w.starts_with(PRICE_GUARD_WHY))
+                {
+                    tx.transition_intent(
+                        &pending.id,
+                        IntentState::AwaitingApproval,
+                        IntentState::Cancelled,
+                        Some("shop-delivered-held"),
+                        now,
+                    )?;
+                    self.clear_request(tx, &pending.id, now)?;
+                    record(
+                        tx,
+                        &pending,
+                        Logged::MemberCancelled,
+                        "larder",
+                        vec![format!(
+                            "the held intent {} was delivered after all; this replacement is not needed",
+                            row.id
+                        )],
+                        Vec::new(),
+                        now,
+                    )?;
+                }
+            }
         }
         tx.transition_intent(&row.id, row.state, to, Some("shop"), now)?;
         let logged = match ack.status {
@@ -722,8 +793,9 @@ impl Engine {
     }
 
     /// A member's signed cancel: inside the window, the intent closes as
-    /// `cancelled` and, if it has left, a signed cancellation with the same
-    /// id goes upstream. `Ok(Err(_))` is a refusal with its reason.
+    /// `cancelled`; an approved one is withdrawn from the outbox if still
+    /// there and a signed cancellation with the same id goes upstream
+    /// either way. `Ok(Err(_))` is a refusal with its reason.
     fn cancel_by_member(
         &self,
         tx: &Tx<'_>,
@@ -747,7 +819,7 @@ impl Engine {
                 let approved_at = tx
                     .intent_queued(&row.id)?
                     .map_or(row.updated_at, |(at, _)| at);
-                if now - approved_at > window {
+                if window == 0 || now - approved_at > window {
                     return refuse(format!(
                         "intent {} was approved {:.1} h ago; the cancellation window (rules.cancel-window-hours = {}) has closed",
                         row.id,
@@ -825,8 +897,28 @@ impl Engine {
         }
         let total = quote.total.map_or(row.price_ceiling, round_cents);
         let product = quote.product.clone().unwrap_or_else(|| row.product.clone());
+        // The replacement goes through the household's rules like any order
+        // (a `never`, the budget, the order cap, quiet hours), and is always
+        // asked: new terms need a member.
+        let decision = self.apply_rules(tx, item, total, now)?;
+        let rule_reasons: Vec<String> = decision
+            .reasons
+            .iter()
+            .map(|r| format!("{}: {}", r.rule, r.text))
+            .collect();
+        let (approvals_required, not_before) = match decision.verdict {
+            Verdict::Deny => {
+                tracing::info!(item = %row.item, "price guard: the rules refuse a replacement at the shop's terms");
+                return Ok(());
+            }
+            Verdict::Ask {
+                approvals_required,
+                not_before,
+            } => (approvals_required.max(1), not_before.max(now)),
+            Verdict::AutoApprove => (self.config.rules.approvals_required.max(1), now),
+        };
         let nonce = keys::to_hex(&keys::random_bytes::<16>());
-        let expires_at = now + self.config.approvals.request_ttl_secs;
+        let expires_at = not_before + self.config.approvals.request_ttl_secs;
         let replacement = IntentRow {
             id: keys::to_hex(&keys::random_bytes::<16>()),
             state: IntentState::AwaitingApproval,
@@ -836,11 +928,11 @@ impl Engine {
             deliver_after: now + (row.deliver_after - row.created_at).max(0),
             deliver_before: now + (row.deliver_before - row.created_at).max(0),
             nonce: Some(nonce.clone()),
-            prompt_at: Some(now),
+            prompt_at: Some(not_before),
             expires_at: Some(expires_at),
-            approvals_required: self.config.rules.approvals_required.max(1),
+            approvals_required,
             why: vec![
-                format!("held by the price guard: {what}"),
+                format!("{PRICE_GUARD_WHY}{what}"),
                 format!(
                     "approve to order at up to {total:.2} {}; deny to skip",
                     row.currency
@@ -852,12 +944,14 @@ impl Engine {
             ..row.clone()
         };
         tx.insert_intent(&replacement)?;
+        let mut reasons = vec![format!("price-guard: {what}")];
+        reasons.extend(rule_reasons);
         record(
             tx,
             &replacement,
             Logged::Asked,
             "price-guard",
-            vec![format!("price-guard: {what}")],
+            reasons,
             Vec::new(),
             now,
         )?;
@@ -870,7 +964,7 @@ impl Engine {
                 payload: &payload,
                 retain: true,
                 intent_id: Some(&replacement.id),
-                not_before: now,
+                not_before,
             },
             now,
         )?;
@@ -1020,7 +1114,7 @@ impl Engine {
 
     /// Decides for one item; with `top_up` (days), as a top-up of a
     /// vendor order: as if its review period were that much longer.
-    /// Returns whether an order was approved or put to the household.
+    /// Returns whether an order was approved (and goes out now).
     fn decide_item(
         &self,
         tx: &Tx<'_>,
@@ -1087,29 +1181,7 @@ impl Engine {
         }
         let cost = item.price * f64::from(proposal.packages);
         let ceiling = round_cents(cost * (1.0 + self.config.upstream.price_tolerance));
-        let local = self.local(now);
-        let cap_days = self
-            .config
-            .rules
-            .max_orders_per_item
-            .map_or(30, |cap| cap.period_days);
-        let ctx = rules::Context {
-            now,
-            local_minute_of_day: local.minute_of_day,
-            spent_this_month: read.spent_since(local.month_start)?,
-            orders_for_item_in_period: read
-                .orders_since(&item.id, now - i64::from(cap_days) * DAY)?,
-        };
-        let decision = rules::decide(
-            &self.config.rules,
-            &rules::Order {
-                item: &item.id,
-                category: &item.category,
-                item_policy: item.order,
-                cost: ceiling,
-            },
-            &ctx,
-        );
+        let decision = self.apply_rules(tx, item, ceiling, now)?;
         let mut why = proposal.reasons.clone();
         why.extend(decision.reasons.iter().map(|r| r.text.clone()));
         let lead = (item.model.lead_time_days * DAY as f64).round() as i64;
@@ -1141,7 +1213,9 @@ impl Engine {
             .map(|r| format!("{}: {}", r.rule, r.text))
             .collect();
         tracing::info!(item = %item.id, packages = proposal.packages, ceiling, level = ?fc.level, days_left = ?fc.days_left, verdict = ?decision.verdict, "reorder proposed");
-        let ordered = !matches!(decision.verdict, Verdict::Deny);
+        // Only an order that is going out now carries top-ups: a request
+        // the household may still deny must not pull others along.
+        let ordered = matches!(decision.verdict, Verdict::AutoApprove);
         match decision.verdict {
             Verdict::AutoApprove => {
                 row.decided_by = Some(format!("rule:{first_rule}"));
@@ -1210,6 +1284,40 @@ impl Engine {
             }
         }
         Ok(ordered)
+    }
+
+    /// The household's rules on an order of `item` costing at most `cost`.
+    fn apply_rules(
+        &self,
+        tx: &Tx<'_>,
+        item: &Item,
+        cost: f64,
+        now: i64,
+    ) -> store::Result<rules::Decision> {
+        let read = tx.read();
+        let local = self.local(now);
+        let cap_days = self
+            .config
+            .rules
+            .max_orders_per_item
+            .map_or(30, |cap| cap.period_days);
+        let ctx = rules::Context {
+            now,
+            local_minute_of_day: local.minute_of_day,
+            spent_this_month: read.spent_since(local.month_start)?,
+            orders_for_item_in_period: read
+                .orders_since(&item.id, now - i64::from(cap_days) * DAY)?,
+        };
+        Ok(rules::decide(
+            &self.config.rules,
+            &rules::Order {
+                item: &item.id,
+                category: &item.category,
+                item_policy: item.order,
+                cost,
+            },
+            &ctx,
+        ))
     }
 
     /// What the rules would auto-approve for this item, in packages, so
@@ -1297,12 +1405,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Withdraws an approval request: drops it if it never went out,
-    /// otherwise clears the retained message.
+    /// Withdraws an approval request: drops it if it has not gone out, and
+    /// clears the retained message in any case (the relay may have the
+    /// request in flight; clearing a topic that holds nothing is harmless).
     fn clear_request(&self, tx: &Tx<'_>, intent_id: &str, now: i64) -> store::Result<()> {
-        if tx.cancel_unsent(intent_id, "approval_request", now)? > 0 {
-            return Ok(());
-        }
+        tx.cancel_unsent(intent_id, "approval_request", now)?;
         let topic = self.topics.approval_request(intent_id);
         tx.enqueue(
             &NewOutbox {
@@ -1385,6 +1492,9 @@ struct Local {
     month_start: i64,
 }
 
+/// The first reason of a price-guard replacement starts with this.
+const PRICE_GUARD_WHY: &str = "held by the price guard: ";
+
 /// How a shop's quote breaks an intent's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Breach {
@@ -1438,16 +1548,20 @@ impl Breach {
 
 /// The price guard (pure): whether `quote` breaks the intent's terms.
 /// A substituted product, another currency, or a total above the ceiling
-/// (by more than half a cent) each do; parts the shop did not state pass.
+/// (ceilings are whole cents) each do; parts the shop did not state pass.
 /// (`total` is finite: the ack decoder refuses anything else.)
 fn price_guard(row: &IntentRow, quote: &intent::Quote) -> Option<Breach> {
     if quote.product.as_ref().is_some_and(|p| *p != row.product) {
         return Some(Breach::Product);
     }
-    if quote.currency.as_ref().is_some_and(|c| *c != row.currency) {
+    if quote
+        .currency
+        .as_ref()
+        .is_some_and(|c| !c.eq_ignore_ascii_case(&row.currency))
+    {
         return Some(Breach::Currency);
     }
-    if quote.total.is_some_and(|t| t > row.price_ceiling + 0.005) {
+    if quote.total.is_some_and(|t| t > row.price_ceiling + 1e-9) {
         return Some(Breach::Price);
     }
     None
@@ -1503,10 +1617,14 @@ mod tests {
             price_guard(&row, &quote(Some(2.2), Some("EUR"), Some("sku-milk"))),
             None
         );
-        assert_eq!(price_guard(&row, &quote(Some(2.204), None, None)), None);
         assert_eq!(
-            price_guard(&row, &quote(Some(2.21), None, None)),
-            Some(Breach::Price)
+            price_guard(&row, &quote(Some(2.2), Some("eur"), None)),
+            None
+        );
+        assert_eq!(
+            price_guard(&row, &quote(Some(2.201), None, None)),
+            Some(Breach::Price),
+            "not even a tenth of a cent above the signed ceiling"
         );
         assert_eq!(
             price_guard(&row, &quote(Some(1.0), Some("USD"), None)),

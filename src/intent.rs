@@ -78,7 +78,7 @@ pub enum AckStatus {
 }
 
 impl AckStatus {
-    /// The wire name (`accepted`, `delivered`, `rejected`).
+    /// The wire name (`quoted`, `accepted`, `delivered`, `rejected`).
     pub fn as_str(self) -> &'static str {
         match self {
             AckStatus::Quoted => "quoted",

@@ -348,13 +348,15 @@ pub async fn fetch_retained(
 /// Collects the retained messages under `filter` (topic, payload): those
 /// the broker sends right after the subscription is acknowledged, until
 /// `quiet` passes without another or `timeout` runs out. Empty retained
-/// payloads (cleared topics) are left out.
+/// payloads (cleared topics) are left out. The flag is false when the
+/// timeout ended the wait while messages were still arriving (the list may
+/// be incomplete).
 pub async fn collect_retained(
     opts: MqttOptions,
     filter: &str,
     quiet: Duration,
     timeout: Duration,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
+) -> Result<(Vec<(String, Vec<u8>)>, bool), String> {
     let (client, mut eventloop) = AsyncClient::new(opts, 10);
     client
         .subscribe(filter, QoS::AtLeastOnce)
@@ -363,7 +365,7 @@ pub async fn collect_retained(
     let deadline = tokio::time::Instant::now() + timeout;
     let mut subscribed = false;
     let mut found = Vec::new();
-    loop {
+    let complete = loop {
         let wait = if subscribed {
             quiet.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
         } else {
@@ -378,13 +380,13 @@ pub async fn collect_retained(
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(format!("broker connection failed: {e}")),
-            Err(_) if subscribed => break,
+            Err(_) if subscribed => break wait >= quiet,
             Err(_) => return Err(format!("no answer from the broker within {timeout:?}")),
         }
-    }
+    };
     let _ = client.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
-    Ok(found)
+    Ok((found, complete))
 }
 
 #[cfg(test)]

@@ -980,8 +980,12 @@ pub fn summary_table(rows: &[SummaryRow]) -> String {
 /// A seeded random sample of at most `n` series per item, in file order:
 /// each series gets a pseudo-random key from (seed, household, item) and
 /// the `n` smallest keys of each item are kept. The same seed keeps the
-/// same series; every series is equally likely to be kept.
+/// same series; every series is equally likely to be kept. `n = 0` keeps
+/// all.
 pub fn sample_per_item(series: Vec<Series>, n: usize, seed: u64) -> Vec<Series> {
+    if n == 0 {
+        return series;
+    }
     let key = |s: &Series| {
         // FNV-1a over the seed and the series' identity.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -241,6 +241,11 @@ CREATE TABLE observation_days (
     sealed BLOB NOT NULL
 );
 "#,
+    // 5: withdrawn outbox rows are marked, not deleted: the relay may have
+    // one in flight, and its PUBACK must still be recorded as published.
+    r#"
+ALTER TABLE outbox ADD COLUMN withdrawn_at INTEGER;
+"#,
 ];
 
 /// Schema version that introduced sealed rows (see `MIGRATIONS`).
@@ -436,7 +441,7 @@ pub struct OutboxRow {
 /// A message to enqueue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutbox<'a> {
-    /// `approval_request`, `approval_clear` or `intent`.
+    /// `approval_request`, `approval_clear`, `intent` or `cancel`.
     pub kind: &'a str,
     /// Topic.
     pub topic: &'a str,
@@ -1205,7 +1210,8 @@ impl<'a> Reader<'a> {
             .conn
             .prepare(
                 "SELECT id, kind, topic, payload, retain, intent_id, not_before FROM outbox \
-                 WHERE sent_at IS NULL AND not_before <= ?1 ORDER BY id LIMIT ?2",
+                 WHERE sent_at IS NULL AND withdrawn_at IS NULL AND not_before <= ?1 \
+                 ORDER BY id LIMIT ?2",
             )
             .map_err(self.err())?;
         let rows = stmt
@@ -1218,7 +1224,7 @@ impl<'a> Reader<'a> {
     pub fn unsent_outbox(&self) -> Result<u64> {
         self.conn
             .query_row(
-                "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
+                "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND withdrawn_at IS NULL",
                 [],
                 |r| r.get::<_, i64>(0),
             )
@@ -2115,8 +2121,39 @@ impl Tx<'_> {
             .map_err(self.err())
     }
 
+    /// Queues the latest outbox message of `kind` for `intent_id` once more
+    /// (the same bytes, a new row and ledger entry); false if there is none.
+    pub fn resend_last(&self, intent_id: &str, kind: &str, now: i64) -> Result<bool> {
+        let last: Option<(String, Vec<u8>, bool)> = self
+            .tx
+            .query_row(
+                "SELECT topic, payload, retain FROM outbox WHERE intent_id = ?1 AND kind = ?2 \
+                 ORDER BY id DESC LIMIT 1",
+                params![intent_id, kind],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        let Some((topic, payload, retain)) = last else {
+            return Ok(false);
+        };
+        self.enqueue(
+            &NewOutbox {
+                kind,
+                topic: &topic,
+                payload: &payload,
+                retain,
+                intent_id: Some(intent_id),
+                not_before: now,
+            },
+            now,
+        )?;
+        Ok(true)
+    }
+
     /// Marks an outbox row sent (after the broker's PUBACK); returns the row
-    /// if it was unsent.
+    /// if it was unsent. A row withdrawn while in flight is marked too: it
+    /// did leave.
     pub fn mark_sent(&self, id: i64, now: i64) -> Result<Option<OutboxRow>> {
         let row = self
             .tx
@@ -2150,14 +2187,18 @@ impl Tx<'_> {
         Ok(row)
     }
 
-    /// Drops unsent outbox rows of a kind for an intent (e.g. a prompt that
-    /// is no longer needed), recording each in the ledger; returns how many.
+    /// Withdraws unsent outbox rows of a kind for an intent (e.g. a prompt
+    /// that is no longer needed), recording each in the ledger; returns how
+    /// many. The rows are marked, not deleted: the relay will not pick them
+    /// up again, but one it already has in flight is still recorded as
+    /// published when its PUBACK comes (see `mark_sent`), so callers must
+    /// not assume a withdrawn message never left.
     pub fn cancel_unsent(&self, intent_id: &str, kind: &str, now: i64) -> Result<usize> {
         let mut stmt = self
             .tx
             .prepare(
                 "SELECT id, payload FROM outbox WHERE intent_id = ?1 AND kind = ?2 \
-                 AND sent_at IS NULL ORDER BY id",
+                 AND sent_at IS NULL AND withdrawn_at IS NULL ORDER BY id",
             )
             .map_err(self.err())?;
         let doomed: Vec<(i64, Vec<u8>)> = stmt
@@ -2167,7 +2208,10 @@ impl Tx<'_> {
             .map_err(self.err())?;
         for (id, payload) in &doomed {
             self.tx
-                .execute("DELETE FROM outbox WHERE id = ?1", [id])
+                .execute(
+                    "UPDATE outbox SET withdrawn_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )
                 .map_err(self.err())?;
             self.ledger_append(
                 ledger::Kind::Withdrawn,
@@ -2755,6 +2799,44 @@ mod tests {
             .map(|r| r.id)
             .collect();
         assert_eq!(due, vec![b]);
+    }
+
+    #[test]
+    fn a_row_withdrawn_while_in_flight_is_still_recorded_as_published() {
+        let (_d, mut store) = temp_db();
+        let tx = store.transaction().expect("tx");
+        let id = tx
+            .enqueue(
+                &NewOutbox {
+                    kind: "intent",
+                    topic: "up",
+                    payload: b"signed",
+                    retain: false,
+                    intent_id: Some("i1"),
+                    not_before: 0,
+                },
+                0,
+            )
+            .expect("enqueue");
+        tx.commit().expect("c");
+        // The relay has read the row (in flight) when the intent is
+        // withdrawn; the broker's PUBACK comes after.
+        let in_flight = store.read().due_outbox(10, 10).expect("due");
+        assert_eq!(in_flight.len(), 1);
+        let tx = store.transaction().expect("tx");
+        assert_eq!(tx.cancel_unsent("i1", "intent", 5).expect("withdraw"), 1);
+        tx.commit().expect("c");
+        assert!(store.read().due_outbox(10, 10).expect("due").is_empty());
+        assert_eq!(store.read().unsent_outbox().expect("n"), 0);
+        let tx = store.transaction().expect("tx");
+        assert!(tx.mark_sent(id, 6).expect("mark").is_some(), "it did leave");
+        // Resending the latest copy queues the same bytes again.
+        assert!(tx.resend_last("i1", "intent", 7).expect("resend"));
+        assert!(!tx.resend_last("i2", "intent", 7).expect("none"));
+        tx.commit().expect("c");
+        let due = store.read().due_outbox(10, 10).expect("due");
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].payload, b"signed");
     }
 
     #[test]
