@@ -448,6 +448,20 @@ fn only_the_closed_intent_field_list_goes_upstream() {
     wait_until(Duration::from_secs(20), "two intents upstream", || {
         everything.on(upstream).len() >= 2
     });
+    // The member takes the detergent order back: a cancellation goes too.
+    let cancelled = larder(
+        &config,
+        &[
+            "cancel",
+            &request.intent,
+            "--key",
+            &dir.join("alex.key").display().to_string(),
+        ],
+    );
+    assert!(cancelled.status.success(), "{}", text(&cancelled.stderr));
+    wait_until(Duration::from_secs(20), "the cancellation upstream", || {
+        everything.on(upstream).len() >= 3
+    });
     std::thread::sleep(Duration::from_millis(500));
 
     let allowed = [
@@ -463,6 +477,8 @@ fn only_the_closed_intent_field_list_goes_upstream() {
         "evidence",
         "iat",
     ];
+    let allowed_in_cancel = ["v", "id", "hub", "iat", "action", "reason"];
+    let mut kinds = Vec::new();
     let forbidden = [
         "alex",
         "fridge",
@@ -481,7 +497,18 @@ fn only_the_closed_intent_field_list_goes_upstream() {
     let hub_key = hub_public_key(&dir);
     for seen in everything.on(upstream) {
         // The signed payload is the whole message: decode its CBOR map.
-        larder::intent::verify_intent(&seen.payload, &hub_key).expect("a hub-signed intent");
+        let message = larder::intent::verify_upstream(&seen.payload, &hub_key)
+            .expect("a hub-signed intent or cancellation");
+        let allowed: &[&str] = match message {
+            larder::intent::Upstream::Intent(_) => {
+                kinds.push("intent");
+                &allowed
+            }
+            larder::intent::Upstream::Cancel(_) => {
+                kinds.push("cancel");
+                &allowed_in_cancel
+            }
+        };
         let envelope: ciborium::Value =
             ciborium::de::from_reader(seen.payload.as_slice()).expect("cbor");
         let ciborium::Value::Tag(18, inner) = envelope else {
@@ -514,6 +541,7 @@ fn only_the_closed_intent_field_list_goes_upstream() {
             );
         }
     }
+    assert_eq!(kinds, ["intent", "intent", "cancel"]);
     // Nothing else larder publishes leaves the hub's own topic space.
     for seen in everything.seen.lock().expect("lock").iter() {
         let ours = seen.topic.starts_with("larder/testhub/");
