@@ -988,13 +988,25 @@ impl Engine {
                 issued_at: now,
             },
         );
+        self.queue_upstream(tx, "cancel", &row.id, &signed, now)
+    }
+
+    /// Queues hub-signed bytes about `intent_id` for the upstream topic.
+    fn queue_upstream(
+        &self,
+        tx: &Tx<'_>,
+        kind: &str,
+        intent_id: &str,
+        signed: &[u8],
+        now: i64,
+    ) -> store::Result<()> {
         tx.enqueue(
             &NewOutbox {
-                kind: "cancel",
+                kind,
                 topic: &self.topics.upstream,
-                payload: &signed,
+                payload: signed,
                 retain: false,
-                intent_id: Some(&row.id),
+                intent_id: Some(intent_id),
                 not_before: now,
             },
             now,
@@ -1391,18 +1403,7 @@ impl Engine {
             },
         );
         tracing::info!(intent = %row.id, item = %row.item, packages = row.packages, "intent signed and queued for upstream");
-        tx.enqueue(
-            &NewOutbox {
-                kind: "intent",
-                topic: &self.topics.upstream,
-                payload: &signed,
-                retain: false,
-                intent_id: Some(&row.id),
-                not_before: now,
-            },
-            now,
-        )?;
-        Ok(())
+        self.queue_upstream(tx, "intent", &row.id, &signed, now)
     }
 
     /// Withdraws an approval request: drops it if it has not gone out, and

@@ -317,16 +317,23 @@ pub fn sign_cancel(key: &SigningKey, cancel: &Cancellation) -> Vec<u8> {
     )
 }
 
-fn decode_cancel(payload: &[u8]) -> Result<Cancellation, String> {
-    use crate::approval::{CborFields, cbor_i64, cbor_text};
-    use ciborium::Value;
-    let mut fields = CborFields::decode(payload)?;
+/// The fields every upstream message starts with: `v` (must be
+/// `VERSION`), then `id` and `hub`.
+fn take_header(fields: &mut crate::approval::CborFields) -> Result<(String, String), String> {
+    use crate::approval::cbor_text;
     match fields.take("v")? {
-        Value::Integer(v) if u64::try_from(v) == Ok(VERSION) => {}
+        ciborium::Value::Integer(v) if u64::try_from(v) == Ok(VERSION) => {}
         _ => return Err(format!("unsupported version (expected {VERSION})")),
     }
     let id = cbor_text("id", fields.take("id")?, ID_MAX)?;
     let hub = cbor_text("hub", fields.take("hub")?, ID_MAX)?;
+    Ok((id, hub))
+}
+
+fn decode_cancel(payload: &[u8]) -> Result<Cancellation, String> {
+    use crate::approval::{CborFields, cbor_i64, cbor_text};
+    let mut fields = CborFields::decode(payload)?;
+    let (id, hub) = take_header(&mut fields)?;
     let issued_at = cbor_i64("iat", fields.take("iat")?)?;
     if cbor_text("action", fields.take("action")?, TEXT_MAX)? != "cancel" {
         return Err("field \"action\" must be \"cancel\"".into());
@@ -349,12 +356,7 @@ fn decode_intent(payload: &[u8]) -> Result<Intent, String> {
     use crate::approval::{CborFields, cbor_i64, cbor_text};
     use ciborium::Value;
     let mut fields = CborFields::decode(payload)?;
-    match fields.take("v")? {
-        Value::Integer(v) if u64::try_from(v) == Ok(VERSION) => {}
-        _ => return Err(format!("unsupported version (expected {VERSION})")),
-    }
-    let id = cbor_text("id", fields.take("id")?, ID_MAX)?;
-    let hub = cbor_text("hub", fields.take("hub")?, ID_MAX)?;
+    let (id, hub) = take_header(&mut fields)?;
     let product = cbor_text("product", fields.take("product")?, TEXT_MAX)?;
     let packages = match fields.take("packages")? {
         Value::Integer(n) => {
