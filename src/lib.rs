@@ -15,6 +15,8 @@ pub mod demo;
 pub mod engine;
 pub mod explain;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod intent;
 pub mod keys;
 pub mod ledger;

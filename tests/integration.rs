@@ -9,6 +9,7 @@ mod cli;
 mod demo;
 mod end_to_end;
 mod faults;
+mod fuzz_corpus;
 mod hostile;
 mod privacy;
 mod restart;
