@@ -4,6 +4,7 @@
 
 mod support;
 
+mod attacks;
 mod broker_security;
 mod cli;
 mod demo;
