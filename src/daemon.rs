@@ -381,6 +381,7 @@ async fn forward_ingest(mut events: mpsc::Receiver<Polled>, commands: mpsc::Send
 /// `larder bench` with a 20 000-message backlog, where the daemon stalled.
 async fn send_acks(client: AsyncClient, mut acks: mpsc::UnboundedReceiver<rumqttc::Publish>) {
     while let Some(publish) = acks.recv().await {
+        crate::failpoints::crash_point("ack_handoff_before_client");
         if let Err(e) = client.ack(&publish).await {
             tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
         }
@@ -475,6 +476,7 @@ impl Writer {
                 }
             }
         };
+        crate::failpoints::crash_point("after_commit_before_ack");
         for publish in batch {
             // Only after the commit above. Fails only if the ack task is
             // gone (shutting down); the broker then redelivers.
@@ -569,6 +571,7 @@ async fn relay(
         }
         let mut failed = false;
         for row in due {
+            crate::failpoints::crash_point("relay_before_publish");
             if client
                 .publish(
                     &row.topic,
@@ -587,6 +590,7 @@ async fn relay(
                 failed = true;
                 break;
             }
+            crate::failpoints::crash_point("relay_after_puback_before_mark");
             let (done, wait) = oneshot::channel();
             if commands
                 .send(Command::MarkSent(row.id, done))

@@ -10,8 +10,11 @@
 use crate::config::PayloadFormat;
 use std::sync::OnceLock;
 
+/// One fuzz entry point.
+pub type Entry = fn(&[u8]);
+
 /// The fuzz targets by name (the directory names under `fuzz/corpus/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("event_json", event_json),
     ("event_cbor", event_cbor),
     ("approval_reply", approval_reply),

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod engine;
 pub mod explain;
 pub mod export;
+pub mod failpoints;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod intent;

@@ -9,6 +9,8 @@ mod broker_security;
 mod cli;
 mod demo;
 mod end_to_end;
+#[cfg(feature = "failpoints")]
+mod failpoints;
 mod faults;
 mod fuzz_corpus;
 mod hostile;
