@@ -409,6 +409,7 @@ impl Writer {
         while let Some(command) = next.take() {
             match command {
                 Command::Message(first) => {
+                    crate::failpoints::crash_point("writer_before_batch");
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
                         match commands.try_recv() {

@@ -7,8 +7,12 @@
 //! there); `panic`, `sleep(ms)`, `pause`, counts (`1*return`) and
 //! sequences (`1*off->return`) are the `fail` crate's.
 
-/// Where the daemon can be crashed, in the order a message meets them.
+/// Where the daemon can be crashed (or paused), in the order a message
+/// meets them.
 pub const POINTS: &[&str] = &[
+    // Writer: a message is in hand, the batch not yet collected (with
+    // `sleep(ms)`, later messages pile up and share the batch).
+    "writer_before_batch",
     // Writer: the batch transaction has committed; nothing acked yet.
     "after_commit_before_ack",
     // Ack task: an ack was handed over by the writer, not yet to the client.

@@ -597,19 +597,24 @@ fn ledger_verifies(config: &std::path::Path) {
 
 /// A running household for the races: the real binary with members alex
 /// and sam, and one open approval request for detergent.
-struct Household {
+pub(crate) struct Household {
     broker: Broker,
-    dir: TempDir,
+    pub(crate) dir: TempDir,
     config: std::path::PathBuf,
-    daemon: Daemon,
+    pub(crate) daemon: Daemon,
     watcher: Watcher,
     alex: SigningKey,
     sam: SigningKey,
-    request: ApprovalRequest,
+    pub(crate) request: ApprovalRequest,
 }
 
 impl Household {
     fn start(tag: &str, approvals_required: u32) -> Household {
+        Household::start_env(tag, approvals_required, &[])
+    }
+
+    /// Like `start`, with extra environment for the daemon.
+    pub(crate) fn start_env(tag: &str, approvals_required: u32, env: &[(&str, &str)]) -> Household {
         let broker = Broker::start();
         let dir = TempDir::new(tag);
         let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
@@ -624,7 +629,7 @@ impl Household {
         };
         let config = write_config(&dir, &broker, &setup);
         let watcher = Watcher::start(broker.port, &[UPSTREAM.into(), format!("{REQUESTS}+")]);
-        let daemon = Daemon::start(&config);
+        let daemon = Daemon::start_env(&config, env);
         wait_for_db(&dir);
         wait_online(broker.port, "testhub");
         mosquitto_pub(
@@ -648,7 +653,7 @@ impl Household {
         }
     }
 
-    fn reply(&self, member: &str, verdict: Verdict) -> Vec<u8> {
+    pub(crate) fn reply(&self, member: &str, verdict: Verdict) -> Vec<u8> {
         let key = if member == "alex" {
             &self.alex
         } else {
@@ -670,7 +675,7 @@ impl Household {
     /// Publishes both payloads on the reply topic from two connections
     /// released by one barrier, and waits until the daemon has handled
     /// both (recorded as an approval or refused).
-    fn race(&self, a: Vec<u8>, b: Vec<u8>) {
+    pub(crate) fn race(&self, a: Vec<u8>, b: Vec<u8>) {
         let barrier = Arc::new(std::sync::Barrier::new(2));
         let handles: Vec<_> = [a, b]
             .into_iter()
@@ -700,7 +705,7 @@ impl Household {
         });
     }
 
-    fn state(&self) -> IntentState {
+    pub(crate) fn state(&self) -> IntentState {
         open_db(&self.dir)
             .read()
             .intent(&self.request.intent)
@@ -712,7 +717,7 @@ impl Household {
     /// Waits until nothing more can go upstream (no intent left unsent in
     /// the outbox), then returns the intent ids seen upstream (one entry
     /// per message, verified with the hub key).
-    fn upstream_settled(&self) -> Vec<String> {
+    pub(crate) fn upstream_settled(&self) -> Vec<String> {
         let db = open_db(&self.dir);
         wait_until(Duration::from_secs(20), "the outbox drained", || {
             db.read().unsent_outbox().is_ok_and(|unsent| unsent == 0)
@@ -734,7 +739,7 @@ impl Household {
     }
 
     /// The dead-letter reasons and the daemon log both carry `reason`.
-    fn refused_for(&self, reason: &str) {
+    pub(crate) fn refused_for(&self, reason: &str) {
         let db = open_db(&self.dir);
         let reasons: Vec<String> = db
             .read()
@@ -753,7 +758,7 @@ impl Household {
         );
     }
 
-    fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         assert_eq!(self.daemon.terminate(), Some(0), "clean exit on SIGTERM");
         ledger_verifies(&self.config);
     }

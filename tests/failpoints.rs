@@ -7,8 +7,10 @@
 //!
 //! `cargo test --features failpoints --test integration failpoints`
 
+use crate::attacks::Household;
 use crate::faults::flush_with_sentinel;
 use crate::support::*;
+use larder::approval::Verdict;
 use larder::store::IntentState;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -139,4 +141,92 @@ fn failpoints_crash_after_puback_before_marking_sent() {
         books.messages, 2,
         "the one publish before the crash and the re-send"
     );
+}
+
+/// The daemon's writer pauses (2 s) on the first race reply, so both
+/// replies of a race land in one batch, i.e. one transaction; returns the
+/// household once both are handled. Asserts they did share a batch.
+fn race_in_one_batch(tag: &str, approvals: u32, a: Verdict, b: Verdict) -> Household {
+    // Batch 1 is the washer event; the pause hits batch 2 only.
+    let h = Household::start_env(
+        tag,
+        approvals,
+        &[(
+            "FAILPOINTS",
+            "writer_before_batch=1*off->1*sleep(2000)->off",
+        )],
+    );
+    let (first, second) = (h.reply("alex", a), h.reply("sam", b));
+    h.race(first, second);
+    let log = h.daemon.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("batch committed") && l.contains("messages=2")),
+        "the two replies did not share a batch:\n{}",
+        log.lines()
+            .filter(|l| l.contains("batch committed")
+                || l.contains("refused")
+                || l.contains("approved"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    h
+}
+
+/// Two approvals for a one-approval request in the same transaction: one
+/// is recorded and orders, the other is refused; one message upstream.
+#[test]
+fn failpoints_two_approvals_in_one_batch_order_exactly_once() {
+    let h = race_in_one_batch("fp-race-approve", 1, Verdict::Approve, Verdict::Approve);
+    let ids = h.upstream_settled();
+    assert_eq!(h.state(), IntentState::Sent);
+    assert_eq!(ids, vec![h.request.intent.clone()]);
+    let approvals = open_db(&h.dir)
+        .read()
+        .approvals(&h.request.intent)
+        .expect("a");
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    h.refused_for("not awaiting approval");
+    h.finish();
+}
+
+/// An approval and a denial in the same transaction: the first decides,
+/// the second is refused, nothing else changes.
+#[test]
+fn failpoints_approve_and_deny_in_one_batch_have_one_outcome() {
+    let h = race_in_one_batch("fp-race-deny", 1, Verdict::Approve, Verdict::Deny);
+    let ids = h.upstream_settled();
+    let approvals = open_db(&h.dir)
+        .read()
+        .approvals(&h.request.intent)
+        .expect("a");
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    match approvals[0].verdict.as_str() {
+        "approve" => {
+            assert_eq!(h.state(), IntentState::Sent);
+            assert_eq!(ids, vec![h.request.intent.clone()]);
+        }
+        _ => {
+            assert_eq!(h.state(), IntentState::Denied);
+            assert!(ids.is_empty(), "{ids:?}");
+        }
+    }
+    h.refused_for("not awaiting approval");
+    h.finish();
+}
+
+/// Both approvals of a two-approval request in one transaction: both are
+/// recorded, the quorum is reached once, one message upstream.
+#[test]
+fn failpoints_a_quorum_completed_in_one_batch_orders_once() {
+    let h = race_in_one_batch("fp-race-quorum", 2, Verdict::Approve, Verdict::Approve);
+    let ids = h.upstream_settled();
+    assert_eq!(h.state(), IntentState::Sent);
+    assert_eq!(ids, vec![h.request.intent.clone()]);
+    let approvals = open_db(&h.dir)
+        .read()
+        .approvals(&h.request.intent)
+        .expect("a");
+    assert_eq!(approvals.len(), 2, "{approvals:?}");
+    h.finish();
 }
