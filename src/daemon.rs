@@ -394,6 +394,7 @@ async fn forward_ingest(mut events: mpsc::Receiver<Polled>, commands: mpsc::Send
 /// `larder bench` with a 20 000-message backlog, where the daemon stalled.
 async fn send_acks(client: AsyncClient, mut acks: mpsc::UnboundedReceiver<rumqttc::Publish>) {
     while let Some(publish) = acks.recv().await {
+        crate::failpoints::crash_point("ack_handoff_before_client");
         if let Err(e) = client.ack(&publish).await {
             tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
         }
@@ -424,6 +425,7 @@ impl Writer {
         while let Some(command) = next.take() {
             match command {
                 Command::Message(first) => {
+                    crate::failpoints::crash_point("writer_before_batch");
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
                         match commands.try_recv() {
@@ -497,6 +499,7 @@ impl Writer {
             self.scrub_pending = true;
             self.scrub();
         }
+        crate::failpoints::crash_point("after_commit_before_ack");
         for publish in batch {
             // Only after the commit above. Fails only if the ack task is
             // gone (shutting down); the broker then redelivers.
@@ -637,6 +640,7 @@ async fn relay(
         }
         let mut failed = false;
         for row in due {
+            crate::failpoints::crash_point("relay_before_publish");
             if client
                 .publish(
                     &row.topic,
@@ -655,6 +659,7 @@ async fn relay(
                 failed = true;
                 break;
             }
+            crate::failpoints::crash_point("relay_after_puback_before_mark");
             let (done, wait) = oneshot::channel();
             if commands
                 .send(Command::MarkSent(row.id, done))

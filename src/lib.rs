@@ -15,7 +15,10 @@ pub mod demo;
 pub mod engine;
 pub mod explain;
 pub mod export;
+pub mod failpoints;
 pub mod forget;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod intent;
 pub mod keys;
 pub mod ledger;

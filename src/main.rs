@@ -9,6 +9,9 @@ const EXIT_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
     let cli = larder::cli::Cli::parse();
+    // Arms the crash points named in FAILPOINTS (test builds only).
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     // The demo prints its own timeline; the daemon's log would drown it.
     let default = match cli.command {
         larder::cli::Command::Demo { .. } | larder::cli::Command::Bench(_) => "warn,rumqttd=off",

@@ -1247,4 +1247,29 @@ mod tests {
             }
         }
     }
+
+    /// Found by cargo-fuzz (`event_json`, 8 M runs): serde_json's default
+    /// float parser is not correctly rounded, so a long decimal amount came
+    /// out one ULP off (…663 instead of …665), and even the shortest
+    /// representation larder itself writes did not decode to the same
+    /// value. Fixed by serde_json's `float_roundtrip` feature.
+    #[test]
+    fn json_amounts_are_parsed_exactly_and_survive_a_round_trip() {
+        let literal = "1.666666666666666666666666666660";
+        let bytes = format!(
+            r#"{{"v":1,"device":"fridge","epoch":3,"seq":45,"kind":"removed","slot":"milk","amount":{literal}}}"#
+        );
+        let event = decode_event(PayloadFormat::Json, bytes.as_bytes()).unwrap();
+        assert_eq!(event.amount, literal.parse::<f64>().unwrap());
+        let again = encode_event(PayloadFormat::Json, &event);
+        assert_eq!(decode_event(PayloadFormat::Json, &again), Ok(event));
+        for amount in [1.6666666666666665, 0.1 + 0.2, 1e7 - 1e-9, 5e-324] {
+            let json = serde_json::to_string(&amount).unwrap();
+            assert_eq!(
+                serde_json::from_str::<f64>(&json).unwrap(),
+                amount,
+                "{json}"
+            );
+        }
+    }
 }

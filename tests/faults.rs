@@ -47,7 +47,7 @@ fn setup(tag: &str, autosave: u32) -> (Broker, TempDir, std::path::PathBuf, Daem
 /// Publishes one more event after the stream and waits until it is
 /// stored: everything the broker still had for the daemon was delivered
 /// before it (one session, in order).
-fn flush_with_sentinel(port: u16, dir: &TempDir, epoch: u64, seq: u64) {
+pub(crate) fn flush_with_sentinel(port: u16, dir: &TempDir, epoch: u64, seq: u64) {
     let mut p = Publisher::connect(port);
     assert!(p.publish(FRIDGE, level_json("fridge", "milk", epoch, seq, 2.0), false));
     let path = db_path(dir);

@@ -4,13 +4,17 @@
 
 mod support;
 
+mod attacks;
 mod broker_security;
 mod cli;
 mod consent;
 mod demo;
 mod end_to_end;
+#[cfg(feature = "failpoints")]
+mod failpoints;
 mod faults;
 mod forget;
+mod fuzz_corpus;
 mod hostile;
 mod privacy;
 mod restart;

@@ -1,0 +1,4 @@
+#![no_main]
+//! `cargo fuzz run event_json`: see `larder::fuzzing::event_json`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| larder::fuzzing::event_json(data));
