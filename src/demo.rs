@@ -297,8 +297,25 @@ impl Sim {
         self.received += 1;
         let now = self.clock.now();
         if msg.topic == self.config.upstream.topic {
-            let intent = intent::verify_intent(&msg.payload, &self.hub_public)
-                .map_err(|e| anyhow::anyhow!("shop: intent failed verification: {e}"))?;
+            let intent = match intent::verify_upstream(&msg.payload, &self.hub_public)
+                .map_err(|e| anyhow::anyhow!("shop: message failed verification: {e}"))?
+            {
+                intent::Upstream::Intent(intent) => intent,
+                intent::Upstream::Cancel(cancel) => {
+                    self.tally.signatures_verified += 1;
+                    let n = self.number(&cancel.id);
+                    line(
+                        now,
+                        "shop",
+                        &format!(
+                            "cancellation of #{n} received, hub signature verified ({})",
+                            cancel.reason.as_str()
+                        ),
+                    );
+                    self.deliveries.retain(|(id, ..)| *id != cancel.id);
+                    return Ok(());
+                }
+            };
             self.tally.signatures_verified += 1;
             let n = self.number(&intent.id);
             let evidence = match &intent.evidence {
