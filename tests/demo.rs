@@ -47,7 +47,29 @@ fn sixty_days_show_auto_approved_and_member_approved_intents_delivered() {
 fn the_same_seed_tells_the_same_story() {
     let a = demo("14", "7");
     let b = demo("14", "7");
-    assert_eq!(timeline(&a), timeline(&b));
+    let (ta, tb) = (timeline(&a), timeline(&b));
+    if ta != tb {
+        let first = ta
+            .iter()
+            .zip(&tb)
+            .position(|(x, y)| x != y)
+            .unwrap_or(ta.len().min(tb.len()));
+        panic!(
+            "same seed, different story from line {first}:\n--- first run\n{}\n--- second run\n{}",
+            ta[first..]
+                .iter()
+                .take(12)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            tb[first..]
+                .iter()
+                .take(12)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
     let c = demo("14", "8");
     assert_ne!(timeline(&a), timeline(&c));
 }
