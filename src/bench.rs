@@ -74,6 +74,10 @@ pub struct Options {
     /// Keep the temporary directory (databases, logs, broker config).
     #[arg(long)]
     pub keep: bool,
+    /// Also report the size of this binary (e.g. an ARM build); its
+    /// architecture and whether it is stripped are read from its ELF header.
+    #[arg(long = "size-of", value_name = "PATH")]
+    pub size_of: Vec<PathBuf>,
 }
 
 const HUB: &str = "bench";
@@ -113,14 +117,10 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         decide_figures(options, &work, &mut rows, &mut notes)?;
     }
     let exe = std::env::current_exe().context("locating this executable")?;
-    let size = std::fs::metadata(&exe)
-        .with_context(|| format!("reading {}", exe.display()))?
-        .len();
-    rows.push(Row::new(
-        "binary size (this executable)",
-        format!("{:.2} MB", size as f64 / 1e6),
-        "<= 6 MB (stripped aarch64)",
-    ));
+    rows.push(size_row(&exe, "this executable")?);
+    for path in &options.size_of {
+        rows.push(size_row(path, &path.display().to_string())?);
+    }
     print!("{}", render(options, &rows, &notes));
     if options.keep {
         eprintln!("kept {}", work.dir.display());
@@ -448,6 +448,57 @@ fn broker_figures(
         );
     }
     Ok(())
+}
+
+/// The binary size row for `path`: architecture and strip state from the
+/// ELF header; the 6 MB target applies to the stripped aarch64 build.
+fn size_row(path: &Path, label: &str) -> anyhow::Result<Row> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let (arch, symbols) = elf_info(&bytes)
+        .with_context(|| format!("{} is not a little-endian ELF file", path.display()))?;
+    let mb = bytes.len() as f64 / 1e6;
+    let stripped = if symbols { "not stripped" } else { "stripped" };
+    let target = if arch == "aarch64" {
+        verdict(!symbols && mb <= 6.0, "<= 6 MB stripped")
+    } else {
+        String::new()
+    };
+    Ok(Row::new(
+        format!("binary size, {arch}, {stripped} ({label})"),
+        format!("{mb:.2} MB"),
+        target,
+    ))
+}
+
+/// Architecture and whether a symbol table (`.symtab`) is present, from
+/// an ELF file's headers; `None` if it is not a little-endian ELF.
+fn elf_info(bytes: &[u8]) -> Option<(&'static str, bool)> {
+    let u16_at = |o: usize| Some(u16::from_le_bytes(bytes.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(bytes.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(bytes.get(o..o + 8)?.try_into().ok()?));
+    if bytes.get(..4)? != b"\x7fELF" || *bytes.get(5)? != 1 {
+        return None;
+    }
+    let (shoff, shentsize, shnum) = match bytes.get(4)? {
+        1 => (u64::from(u32_at(0x20)?), u16_at(0x2e)?, u16_at(0x30)?),
+        2 => (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?),
+        _ => return None,
+    };
+    let arch = match u16_at(18)? {
+        0x3e => "x86_64",
+        0xb7 => "aarch64",
+        0x28 => "arm",
+        0x03 => "x86",
+        _ => "other",
+    };
+    const SHT_SYMTAB: u32 = 2;
+    let symbols = (0..usize::from(shnum)).any(|i| {
+        usize::try_from(shoff)
+            .ok()
+            .and_then(|off| u32_at(off + i * usize::from(shentsize) + 4))
+            == Some(SHT_SYMTAB)
+    });
+    Some((arch, symbols))
 }
 
 fn verdict(ok: bool, target: &str) -> String {
@@ -1033,4 +1084,24 @@ fn snapshot(
         observations: store.read().observation_count()?,
         intents,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_info_reads_this_test_binary() {
+        let exe = std::env::current_exe().unwrap();
+        let bytes = std::fs::read(exe).unwrap();
+        let (arch, _) = elf_info(&bytes).unwrap();
+        assert_eq!(arch, std::env::consts::ARCH);
+    }
+
+    #[test]
+    fn elf_info_refuses_what_is_not_elf() {
+        assert_eq!(elf_info(b"#!/bin/sh\necho hi\n"), None);
+        assert_eq!(elf_info(b"\x7fELF"), None);
+        assert_eq!(elf_info(b""), None);
+    }
 }
