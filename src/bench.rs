@@ -50,6 +50,11 @@ pub struct Options {
     /// Configured devices (the items are spread over them).
     #[arg(long, default_value_t = 50)]
     pub devices: usize,
+    /// mosquitto's `max_inflight_messages` (QoS 1 messages sent to one
+    /// client before its acks); 20 is mosquitto's default and what
+    /// `config/mosquitto/larder.conf` ships.
+    #[arg(long, default_value_t = 20)]
+    pub broker_inflight: u32,
     /// Seconds of steady load after the backlog (for peak RSS).
     #[arg(long, default_value_t = 20)]
     pub steady_secs: u64,
@@ -297,7 +302,7 @@ fn broker_figures(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let broker = Mosquitto::start(&work.dir, options.messages)?;
+    let broker = Mosquitto::start(&work.dir, options.messages, options.broker_inflight)?;
     let state = work.dir.join("state");
     let config = work.dir.join("larder.toml");
     std::fs::write(
@@ -437,8 +442,8 @@ fn broker_figures(
     ));
     notes.push(format!(
         "ingest: {} events drained from a persistent-session backlog; both timed from process spawn; \
-         mosquitto {} (max_inflight_messages 20, the default)",
-        options.messages, broker.version
+         mosquitto {} (max_inflight_messages {})",
+        options.messages, broker.version, options.broker_inflight
     ));
     if running_under_qemu() {
         notes.push(
@@ -551,7 +556,7 @@ struct Mosquitto {
 }
 
 impl Mosquitto {
-    fn start(dir: &Path, backlog: u64) -> anyhow::Result<Mosquitto> {
+    fn start(dir: &Path, backlog: u64, inflight: u32) -> anyhow::Result<Mosquitto> {
         let binary = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -564,7 +569,7 @@ impl Mosquitto {
             &conf,
             format!(
                 "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_queued_messages {}\nlog_dest file {}\n",
+                 max_queued_messages {}\nmax_inflight_messages {inflight}\nlog_dest file {}\n",
                 backlog + 10_000,
                 dir.join("mosquitto.log").display()
             ),

@@ -208,6 +208,14 @@ CREATE TABLE ledger (
     hash        BLOB    NOT NULL
 );
 "#,
+    // 4: a decision pass must not grow with years of closed intents: the
+    // expiry sweep and the budget look intents up by state, the per-item
+    // "last delivery / last unsuccessful close" by (item, state).
+    // Measured in docs/performance.md (`larder bench`).
+    r#"
+CREATE INDEX intents_state_created ON intents (state, created_at);
+CREATE INDEX intents_item_state_updated ON intents (item, state, updated_at);
+"#,
 ];
 
 /// Intent lifecycle states as stored.
@@ -557,11 +565,44 @@ fn at(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
+/// The statements on the ingest and decision paths are prepared once per
+/// connection and reused: preparing one cost ~30 µs on the bench machine,
+/// more than running it (`docs/performance.md`).
+trait Cached {
+    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize>;
+    fn query_row_cached<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+/// Room for every statement of the ingest and decision paths (rusqlite's
+/// default is 16).
+const STATEMENT_CACHE: usize = 48;
+
 impl Store {
     /// Opens (creating if needed) the database as the single writer:
     /// WAL, `synchronous=FULL`, foreign keys, `quick_check`, migrations.
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path).map_err(at(path))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let store = Store {
             conn,
             path: path.to_owned(),
@@ -799,7 +840,7 @@ impl<'a> Reader<'a> {
     pub fn item_state(&self, item: &str) -> Result<Option<ItemState>> {
         let text: Option<String> = self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT state FROM item_state WHERE item = ?1",
                 [item],
                 |r| r.get(0),
@@ -818,7 +859,7 @@ impl<'a> Reader<'a> {
     /// The open intent for an item, if any.
     pub fn open_intent(&self, item: &str) -> Result<Option<IntentRow>> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 &format!(
                     "SELECT {INTENT_COLUMNS} FROM intents WHERE item = ?1 AND state IN \
                      ('awaiting_approval', 'approved', 'sent', 'accepted')"
@@ -860,7 +901,7 @@ impl<'a> Reader<'a> {
     pub fn intents_in_state(&self, state: IntentState) -> Result<Vec<IntentRow>> {
         let mut stmt = self
             .conn
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {INTENT_COLUMNS} FROM intents WHERE state = ?1 ORDER BY created_at, rowid"
             ))
             .map_err(self.err())?;
@@ -874,7 +915,7 @@ impl<'a> Reader<'a> {
     /// refused, expired, rejected) was closed.
     pub fn last_unsuccessful_close(&self, item: &str) -> Result<Option<i64>> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT MAX(updated_at) FROM intents WHERE item = ?1 AND state IN \
                  ('denied', 'refused', 'expired', 'rejected')",
                 [item],
@@ -886,7 +927,7 @@ impl<'a> Reader<'a> {
     /// The item's most recent delivery: (when, quantity).
     pub fn last_delivery(&self, item: &str) -> Result<Option<(i64, f64)>> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT updated_at, quantity FROM intents WHERE item = ?1 AND state = 'delivered' \
                  ORDER BY updated_at DESC LIMIT 1",
                 [item],
@@ -900,7 +941,7 @@ impl<'a> Reader<'a> {
     pub fn presence(&self) -> Result<Presence> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT paused_since, paused_until, guests_factor, guests_until FROM presence WHERE id = 1",
                 [],
                 |r| {
@@ -932,7 +973,7 @@ impl<'a> Reader<'a> {
     /// When the item was last ordered (an intent that got approved).
     pub fn last_order_at(&self, item: &str) -> Result<Option<i64>> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT MAX(created_at) FROM intents WHERE item = ?1 \
                  AND state IN ('approved', 'sent', 'accepted', 'delivered')",
                 [item],
@@ -945,7 +986,7 @@ impl<'a> Reader<'a> {
     /// spending for the budget).
     pub fn spent_since(&self, since: i64) -> Result<f64> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT COALESCE(SUM(price_ceiling), 0) FROM intents WHERE created_at >= ?1 \
                  AND state IN ('approved', 'sent', 'accepted', 'delivered')",
                 [since],
@@ -957,7 +998,7 @@ impl<'a> Reader<'a> {
     /// Orders (approved or further) of an item created since `since`.
     pub fn orders_since(&self, item: &str, since: i64) -> Result<u32> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT COUNT(*) FROM intents WHERE item = ?1 AND created_at >= ?2 \
                  AND state IN ('approved', 'sent', 'accepted', 'delivered')",
                 params![item, since],
@@ -1324,7 +1365,7 @@ impl Tx<'_> {
     pub fn insert_observation(&self, obs: &NewObservation<'_>) -> Result<Inserted> {
         let changed = self
             .tx
-            .execute(
+            .execute_cached(
                 "INSERT INTO observations (device, epoch, seq, item, kind, amount, observed_at, received_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device, epoch, seq) DO NOTHING",
                 params![
@@ -1356,7 +1397,7 @@ impl Tx<'_> {
     ) -> Result<Option<(u64, u64)>> {
         let previous: Option<(i64, i64)> = self
             .tx
-            .query_row(
+            .query_row_cached(
                 "SELECT epoch, last_seq FROM device_seq WHERE device = ?1",
                 [device],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -1370,7 +1411,7 @@ impl Tx<'_> {
         };
         if newer {
             self.tx
-                .execute(
+                .execute_cached(
                     "INSERT INTO device_seq (device, epoch, last_seq) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (device) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
                     params![device, epoch as i64, seq as i64],
@@ -1387,7 +1428,7 @@ impl Tx<'_> {
             detail: format!("item_state of {item}: {e}"),
         })?;
         self.tx
-            .execute(
+            .execute_cached(
                 "INSERT INTO item_state (item, state, updated_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (item) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
                 params![item, text, now],
@@ -1657,7 +1698,7 @@ impl Tx<'_> {
     /// Adds `by` to a named counter.
     pub fn bump(&self, name: &str, by: u64) -> Result<()> {
         self.tx
-            .execute(
+            .execute_cached(
                 "INSERT INTO counters (name, value) VALUES (?1, ?2) \
                  ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
                 params![name, by as i64],
