@@ -434,7 +434,7 @@ fn broker_figures(
     let ratio = larder_rate / raw_rate;
     rows.push(Row::new(
         "  ratio larder / mosquitto_sub",
-        format!("{ratio:.2}x"),
+        format!("{ratio:.3}x"),
         verdict(ratio >= 0.5, ">= 0.5x"),
     ));
     rows.push(Row::new(
@@ -1077,7 +1077,7 @@ fn decide_figures(
     let ratio = long.median_us / short.median_us;
     rows.push(Row::new(
         "  ratio long / one month",
-        format!("{ratio:.2}x"),
+        format!("{ratio:.3}x"),
         verdict(ratio <= 1.2, "<= 1.2x"),
     ));
     for s in [&short, &long] {
