@@ -512,9 +512,27 @@ fn verdict(ok: bool, target: &str) -> String {
     format!("{target}  {}", if ok { "PASS" } else { "MISS" })
 }
 
-/// Whether this process is emulated (qemu-user maps itself into us).
+/// Whether this process is emulated. qemu-user hides itself from the
+/// guest's `/proc/self/maps` and `uname`, but a native `uname -m` started
+/// from here reports the real machine.
 fn running_under_qemu() -> bool {
-    std::fs::read_to_string("/proc/self/maps").is_ok_and(|m| m.contains("qemu-"))
+    if std::fs::read_to_string("/proc/self/maps").is_ok_and(|m| m.contains("qemu-")) {
+        return true;
+    }
+    let Ok(out) = Command::new("uname").arg("-m").output() else {
+        return false;
+    };
+    let machine = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    !machine_runs_natively(&machine, std::env::consts::ARCH)
+}
+
+/// Whether a kernel reporting `machine` (`uname -m`) runs `arch` binaries
+/// itself (a 64-bit ARM kernel runs 32-bit ARM userlands).
+fn machine_runs_natively(machine: &str, arch: &str) -> bool {
+    machine.is_empty()
+        || machine == arch
+        || (arch == "arm" && (machine.starts_with("arm") || machine == "aarch64"))
+        || (arch == "x86" && (machine.starts_with('i') || machine == "x86_64"))
 }
 
 fn run_checked(command: &mut Command) -> anyhow::Result<()> {
@@ -1144,6 +1162,16 @@ mod tests {
         let bytes = std::fs::read(exe).unwrap();
         let (arch, _) = elf_info(&bytes).unwrap();
         assert_eq!(arch, std::env::consts::ARCH);
+    }
+
+    #[test]
+    fn emulation_is_a_foreign_machine() {
+        assert!(machine_runs_natively("x86_64", "x86_64"));
+        assert!(machine_runs_natively("aarch64", "aarch64"));
+        assert!(machine_runs_natively("armv7l", "arm"));
+        assert!(machine_runs_natively("aarch64", "arm"));
+        assert!(!machine_runs_natively("x86_64", "aarch64"));
+        assert!(!machine_runs_natively("x86_64", "arm"));
     }
 
     #[test]
