@@ -264,7 +264,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run => {
             let config = load_config(&cli.config)?;
-            let runtime = runtime()?;
+            // One thread for the network tasks (the writer has its own):
+            // every extra worker costs the hub a malloc arena (~1.4 MB
+            // resident, docs/performance.md) and buys nothing at hub rates.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
             // Handlers are installed before anything else happens: a SIGTERM
             // that arrives while larder is still connecting stops it
             // gracefully instead of killing it.

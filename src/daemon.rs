@@ -4,8 +4,8 @@
 //! - ingest poller (rumqttc, persistent session, manual acks) → forwarder
 //!   → `Command::Message` to the writer;
 //! - the writer (a blocking thread, the only SQLite writer): batches
-//!   messages, commits, then acks them in receive order; decides; marks
-//!   outbox rows sent;
+//!   messages, commits, then acks them in receive order; decides the
+//!   touched items when idle (at least every 250 ms); marks outbox rows sent;
 //! - outbound poller + relay (a second connection): publishes due outbox
 //!   rows one at a time and reports each PUBACK to the writer;
 //! - ticker: periodic decisions and approval expiry.
@@ -33,6 +33,15 @@ use tokio::task::JoinHandle;
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// Decisions for the items a batch touched wait for a quiet moment: the
+/// writer decides once no message has arrived for `DECIDE_WHEN_IDLE`, and
+/// at least every `DECIDE_AT_MOST_AFTER` under continuous load. A backlog
+/// (mosquitto sends 20 messages, then waits for their acks) is then
+/// decided once per item every quarter second instead of after every
+/// 20-message batch, which halved durable ingest (`docs/performance.md`).
+const DECIDE_WHEN_IDLE: Duration = Duration::from_millis(2);
+const DECIDE_AT_MOST_AFTER: Duration = Duration::from_millis(250);
+
 /// How long the relay waits for a PUBACK before it re-sends.
 const PUBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -55,9 +64,9 @@ pub struct Options {
     /// Decide and expire this often; `None` = only on `Running::tick`
     /// (simulated time).
     pub tick_every: Option<Duration>,
-    /// Decide for the items a batch touched right after it commits (the
-    /// daemon); `false` decides only on ticks, so a simulation's decisions
-    /// do not depend on how messages happened to be batched.
+    /// Decide for the items committed batches touched, when the writer is
+    /// idle (the daemon); `false` decides only on ticks, so a simulation's
+    /// decisions do not depend on how messages happened to be batched.
     pub decide_per_batch: bool,
 }
 
@@ -266,6 +275,7 @@ pub async fn start(
                 stopping,
                 decide_per_batch: options.decide_per_batch,
                 scrub_pending: false,
+                undecided: Undecided::default(),
             }
             .run(commands_rx)
         })
@@ -415,14 +425,27 @@ struct Writer {
     decide_per_batch: bool,
     /// A forget committed but its scrub has not succeeded yet.
     scrub_pending: bool,
+    undecided: Undecided,
+}
+
+/// Committed and acked messages whose items are not decided yet.
+#[derive(Default)]
+struct Undecided {
+    items: Vec<String>,
+    messages: u64,
+    since: Option<std::time::Instant>,
 }
 
 impl Writer {
     fn run(mut self, mut commands: mpsc::Receiver<Command>) -> anyhow::Result<()> {
         // Decide once at start: intents may be due after downtime.
         self.tick();
+        let runtime = tokio::runtime::Handle::current();
         let mut next = commands.blocking_recv();
         while let Some(command) = next.take() {
+            if !matches!(command, Command::Message(_)) {
+                self.decide_undecided();
+            }
             match command {
                 Command::Message(first) => {
                     crate::failpoints::crash_point("writer_before_batch");
@@ -459,10 +482,45 @@ impl Writer {
                 Command::Stop => break,
             }
             if next.is_none() {
-                next = commands.blocking_recv();
+                next = match self.undecided.since {
+                    None => commands.blocking_recv(),
+                    Some(since) if since.elapsed() >= DECIDE_AT_MOST_AFTER => {
+                        self.decide_undecided();
+                        commands.blocking_recv()
+                    }
+                    Some(_) => match runtime
+                        .block_on(tokio::time::timeout(DECIDE_WHEN_IDLE, commands.recv()))
+                    {
+                        Ok(command) => command,
+                        Err(_idle) => {
+                            self.decide_undecided();
+                            commands.blocking_recv()
+                        }
+                    },
+                };
             }
         }
+        self.decide_undecided();
         Ok(())
+    }
+
+    /// Decides the items of committed batches, then counts their messages
+    /// as processed (so a caller that sees the count also sees any intent
+    /// and outbox row they caused).
+    fn decide_undecided(&mut self) {
+        let undecided = std::mem::take(&mut self.undecided);
+        if self.decide_per_batch && !undecided.items.is_empty() {
+            let now = self.clock.now();
+            if let Err(e) = self
+                .engine
+                .decide(&mut self.store, Some(&undecided.items), now)
+            {
+                tracing::error!(error = %e, "decision pass failed; retried on the next tick");
+            }
+            self.relay_wake.notify_one();
+        }
+        self.processed
+            .fetch_add(undecided.messages, Ordering::SeqCst);
     }
 
     /// Commits a batch, retrying with backoff while the database refuses
@@ -512,19 +570,17 @@ impl Writer {
             refused = outcome.refused,
             "batch committed"
         );
-        if self.decide_per_batch && !outcome.touched.is_empty() {
-            let now = self.clock.now();
-            if let Err(e) = self
-                .engine
-                .decide(&mut self.store, Some(&outcome.touched), now)
-            {
-                tracing::error!(error = %e, "decision pass failed; retried on the next tick");
+        // Decided (and counted as processed) when the writer is idle or
+        // the oldest undecided batch is DECIDE_AT_MOST_AFTER old.
+        for item in outcome.touched {
+            if !self.undecided.items.contains(&item) {
+                self.undecided.items.push(item);
             }
         }
-        // Counted only after the decision pass, so a caller that sees the
-        // count also sees any intent (and outbox row) the batch caused.
-        self.processed
-            .fetch_add(batch.len() as u64, Ordering::SeqCst);
+        self.undecided.messages += batch.len() as u64;
+        self.undecided
+            .since
+            .get_or_insert_with(std::time::Instant::now);
         self.relay_wake.notify_one();
         true
     }

@@ -246,6 +246,16 @@ CREATE TABLE observation_days (
     r#"
 ALTER TABLE outbox ADD COLUMN withdrawn_at INTEGER;
 "#,
+    // 6: a decision pass must not grow with years of closed intents: the
+    // expiry sweep and the budget look intents up by state; the per-item
+    // last delivery / unsuccessful close / order and the order cap by
+    // (item, state, time) without reading the rows.
+    // Measured in docs/performance.md (`larder bench`).
+    r#"
+CREATE INDEX intents_state_created ON intents (state, created_at);
+CREATE INDEX intents_item_state_updated ON intents (item, state, updated_at);
+CREATE INDEX intents_item_state_created ON intents (item, state, created_at);
+"#,
 ];
 
 /// Schema version that introduced sealed rows (see `MIGRATIONS`).
@@ -650,11 +660,44 @@ fn at(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
+/// The statements on the ingest and decision paths are prepared once per
+/// connection and reused: preparing one cost ~30 µs on the bench machine,
+/// more than running it (`docs/performance.md`).
+trait Cached {
+    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize>;
+    fn query_row_cached<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+/// Room for every statement of the ingest and decision paths (rusqlite's
+/// default is 16).
+const STATEMENT_CACHE: usize = 48;
+
 impl Store {
     /// Opens (creating if needed) the database as the single writer:
     /// WAL, `synchronous=FULL`, foreign keys, `quick_check`, migrations.
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path).map_err(at(path))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let store = Store {
             conn,
             path: path.to_owned(),
@@ -972,7 +1015,7 @@ impl<'a> Reader<'a> {
     fn item_state_secret(&self, item: &str) -> Result<Option<(ItemStateSecret, Vec<u8>)>> {
         let sealed: Option<Vec<u8>> = self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT sealed FROM item_state WHERE item = ?1",
                 [item],
                 |r| r.get(0),
@@ -1032,7 +1075,7 @@ impl<'a> Reader<'a> {
     /// The open intent for an item, if any.
     pub fn open_intent(&self, item: &str) -> Result<Option<IntentRow>> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 &format!(
                     "SELECT {INTENT_COLUMNS} FROM intents WHERE item = ?1 AND state IN \
                      ('awaiting_approval', 'approved', 'sent', 'accepted')"
@@ -1074,7 +1117,7 @@ impl<'a> Reader<'a> {
     pub fn intents_in_state(&self, state: IntentState) -> Result<Vec<IntentRow>> {
         let mut stmt = self
             .conn
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {INTENT_COLUMNS} FROM intents WHERE state = ?1 ORDER BY created_at, rowid"
             ))
             .map_err(self.err())?;
@@ -1088,7 +1131,7 @@ impl<'a> Reader<'a> {
     /// refused, expired, rejected) was closed.
     pub fn last_unsuccessful_close(&self, item: &str) -> Result<Option<i64>> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT MAX(updated_at) FROM intents WHERE item = ?1 AND state IN \
                  ('denied', 'refused', 'expired', 'rejected', 'cancelled', 'held')",
                 [item],
@@ -1100,7 +1143,7 @@ impl<'a> Reader<'a> {
     /// The item's most recent delivery: (when, quantity).
     pub fn last_delivery(&self, item: &str) -> Result<Option<(i64, f64)>> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT updated_at, quantity FROM intents WHERE item = ?1 AND state = 'delivered' \
                  ORDER BY updated_at DESC LIMIT 1",
                 [item],
@@ -1114,7 +1157,7 @@ impl<'a> Reader<'a> {
     pub fn presence(&self) -> Result<Presence> {
         Ok(self
             .conn
-            .query_row(
+            .query_row_cached(
                 "SELECT paused_since, paused_until, guests_factor, guests_until FROM presence WHERE id = 1",
                 [],
                 |r| {
@@ -1146,7 +1189,7 @@ impl<'a> Reader<'a> {
     /// When the item was last ordered (an intent that got approved).
     pub fn last_order_at(&self, item: &str) -> Result<Option<i64>> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT MAX(created_at) FROM intents WHERE item = ?1 \
                  AND state IN ('approved', 'sent', 'accepted', 'delivered')",
                 [item],
@@ -1159,7 +1202,7 @@ impl<'a> Reader<'a> {
     /// spending for the budget).
     pub fn spent_since(&self, since: i64) -> Result<f64> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT COALESCE(SUM(price_ceiling), 0) FROM intents WHERE created_at >= ?1 \
                  AND state IN ('approved', 'sent', 'accepted', 'delivered')",
                 [since],
@@ -1171,7 +1214,7 @@ impl<'a> Reader<'a> {
     /// Orders (approved or further) of an item created since `since`.
     pub fn orders_since(&self, item: &str, since: i64) -> Result<u32> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT COUNT(*) FROM intents WHERE item = ?1 AND created_at >= ?2 \
                  AND state IN ('approved', 'sent', 'accepted', 'delivered')",
                 params![item, since],
@@ -1911,7 +1954,7 @@ impl Tx<'_> {
         )?;
         let changed = self
             .tx
-            .execute(
+            .execute_cached(
                 "INSERT INTO observations (device, epoch, seq, item, sealed) \
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device, epoch, seq) DO NOTHING",
                 params![
@@ -1940,7 +1983,7 @@ impl Tx<'_> {
     ) -> Result<Option<(u64, u64)>> {
         let previous: Option<(i64, i64)> = self
             .tx
-            .query_row(
+            .query_row_cached(
                 "SELECT epoch, last_seq FROM device_seq WHERE device = ?1",
                 [device],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -1954,7 +1997,7 @@ impl Tx<'_> {
         };
         if newer {
             self.tx
-                .execute(
+                .execute_cached(
                     "INSERT INTO device_seq (device, epoch, last_seq) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (device) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
                     params![device, epoch as i64, seq as i64],
@@ -1982,7 +2025,7 @@ impl Tx<'_> {
             &format!("item_state of {item}"),
         )?;
         self.tx
-            .execute(
+            .execute_cached(
                 "INSERT INTO item_state (item, sealed) VALUES (?1, ?2) \
                  ON CONFLICT (item) DO UPDATE SET sealed = excluded.sealed",
                 params![item, sealed],
@@ -2592,7 +2635,7 @@ impl Tx<'_> {
     /// Adds `by` to a named counter.
     pub fn bump(&self, name: &str, by: u64) -> Result<()> {
         self.tx
-            .execute(
+            .execute_cached(
                 "INSERT INTO counters (name, value) VALUES (?1, ?2) \
                  ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
                 params![name, by as i64],
