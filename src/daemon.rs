@@ -622,17 +622,6 @@ impl Writer {
                 tracing::error!(error = %e, "retention: compaction failed; retried on the next tick")
             }
         }
-        match crate::retention::compact(&mut self.store, &self.engine.config().retention, now) {
-            Ok(0) => {}
-            Ok(folded) => tracing::info!(
-                folded,
-                raw_days = self.engine.config().retention.raw_days,
-                "retention: old raw observations folded into daily aggregates"
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, "retention: compaction failed; retried on the next tick")
-            }
-        }
         if let Err(e) = self.engine.decide(&mut self.store, None, now) {
             tracing::error!(error = %e, "decision pass failed; retried on the next tick");
         }

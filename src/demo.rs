@@ -99,6 +99,8 @@ struct Sim {
     published: u64,
     /// Requests and intents received from larder.
     received: u64,
+    /// SHA-256 of every distinct message from larder handled so far.
+    handled: std::collections::HashSet<[u8; 32]>,
     /// Intent id → (display number, last state printed).
     seen: BTreeMap<String, (usize, Option<IntentState>)>,
     /// Pending deliveries: (intent id, item, quantity, earliest time).
@@ -190,6 +192,7 @@ impl Sim {
             house: Household::new(seed, start),
             published: 0,
             received: 0,
+            handled: std::collections::HashSet::new(),
             seen: BTreeMap::new(),
             deliveries: Vec::new(),
             tally: Tally::default(),
@@ -276,9 +279,23 @@ impl Sim {
             }
             let now = self.clock.now();
             let read = self.reader.read();
-            let expected = read.sent_outbox_of_kind("approval_request")?
-                + read.sent_outbox_of_kind("intent")?;
-            if read.due_outbox(now, 1)?.is_empty() && self.received >= expected {
+            // Settled when nothing is due and every message larder has
+            // published to the app or the shop has been handled here (by
+            // content, so a redelivered copy cannot stand in for another).
+            // In this order: a row moves from due to sent while we look, so
+            // "nothing due" first, then "everything sent was handled".
+            if !read.due_outbox(now, 1)?.is_empty() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+            let mut all_handled = true;
+            for kind in ["approval_request", "intent", "cancel"] {
+                all_handled &= read
+                    .sent_outbox_payloads(kind)?
+                    .iter()
+                    .all(|p| self.handled.contains(&crate::ledger::sha256(p)));
+            }
+            if all_handled {
                 return self.print_intents(now);
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -293,6 +310,9 @@ impl Sim {
         let approvals = format!("larder/{}/approvals/", self.config.hub.id);
         if msg.topic != self.config.upstream.topic && !msg.topic.starts_with(&approvals) {
             return Ok(()); // e.g. a late status message
+        }
+        if !self.handled.insert(crate::ledger::sha256(&msg.payload)) {
+            return Ok(()); // a redelivered copy (QoS 1 is at least once)
         }
         self.received += 1;
         let now = self.clock.now();

@@ -1287,6 +1287,18 @@ impl<'a> Reader<'a> {
             .map_err(self.err())
     }
 
+    /// The payloads of the sent outbox rows of one kind, oldest first.
+    pub fn sent_outbox_payloads(&self, kind: &str) -> Result<Vec<Vec<u8>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT payload FROM outbox WHERE sent_at IS NOT NULL AND kind = ?1 ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt.query_map([kind], |r| r.get(0)).map_err(self.err())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.err())
+    }
+
     /// Number of sent outbox rows of one kind.
     pub fn sent_outbox_of_kind(&self, kind: &str) -> Result<u64> {
         self.conn
