@@ -1363,7 +1363,7 @@ impl<'a> Reader<'a> {
     /// Whether `(device, epoch, seq)` is stored.
     pub fn has_observation(&self, device: &str, epoch: u64, seq: u64) -> Result<bool> {
         self.conn
-            .query_row(
+            .query_row_cached(
                 "SELECT EXISTS (SELECT 1 FROM observations WHERE device = ?1 AND epoch = ?2 AND seq = ?3)",
                 params![device, epoch as i64, seq as i64],
                 |r| r.get(0),
@@ -1497,7 +1497,7 @@ fn mentions(text: &str, needle: &str) -> bool {
 
 /// The item's key, if it has one.
 fn item_key(conn: &Connection, path: &Path, item: &str) -> Result<Option<Vec<u8>>> {
-    conn.query_row("SELECT key FROM item_keys WHERE item = ?1", [item], |r| {
+    conn.query_row_cached("SELECT key FROM item_keys WHERE item = ?1", [item], |r| {
         r.get(0)
     })
     .optional()
@@ -1510,7 +1510,7 @@ fn item_key_or_create(conn: &Connection, path: &Path, item: &str) -> Result<Vec<
         return Ok(key);
     }
     let key = crate::seal::new_key();
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO item_keys (item, key) VALUES (?1, ?2)",
         params![item, &key[..]],
     )
