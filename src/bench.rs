@@ -332,20 +332,7 @@ fn broker_figures(
     }
 
     // 2. The raw consumer's persistent session, then the backlog for both.
-    run_checked(Command::new("mosquitto_sub").args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &broker.port.to_string(),
-        "-q",
-        "1",
-        "-c",
-        "-i",
-        "larder-bench-raw",
-        "-t",
-        &filter,
-        "-E",
-    ]))?;
+    run_checked(raw_subscriber(broker.port, &filter).arg("-E"))?;
     eprintln!("bench: queueing {} QoS 1 events", options.messages);
     let mut source = EventSource::new(options.items, options.devices);
     let backlog: Vec<_> = (0..options.messages).map(|_| source.next()).collect();
@@ -354,18 +341,7 @@ fn broker_figures(
     // 3. mosquitto_sub drains its copy.
     eprintln!("bench: mosquitto_sub draining");
     let start = Instant::now();
-    run_checked(Command::new("mosquitto_sub").args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &broker.port.to_string(),
-        "-q",
-        "1",
-        "-c",
-        "-i",
-        "larder-bench-raw",
-        "-t",
-        &filter,
+    run_checked(raw_subscriber(broker.port, &filter).args([
         "-C",
         &options.messages.to_string(),
         "-W",
@@ -524,6 +500,15 @@ fn running_under_qemu() -> bool {
     };
     let machine = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     !machine_runs_natively(&machine, std::env::consts::ARCH)
+}
+
+/// `mosquitto_sub` as the raw consumer: QoS 1, persistent session under a
+/// fixed client id, on `filter`.
+fn raw_subscriber(port: u16, filter: &str) -> Command {
+    let mut command = Command::new("mosquitto_sub");
+    command.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    command.args(["-q", "1", "-c", "-i", "larder-bench-raw", "-t", filter]);
+    command
 }
 
 /// Whether a kernel reporting `machine` (`uname -m`) runs `arch` binaries

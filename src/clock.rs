@@ -22,6 +22,17 @@ impl Clock for SystemClock {
     }
 }
 
+/// Start of the calendar month containing `now` in `tz` (Unix seconds);
+/// 30 days back if the date cannot be computed.
+pub fn month_start(tz: &jiff::tz::TimeZone, now: i64) -> i64 {
+    jiff::Timestamp::from_second(now)
+        .ok()
+        .map(|t| t.to_zoned_datetime(tz.clone()))
+        .and_then(|z| z.first_of_month().ok())
+        .and_then(|z| z.start_of_day().ok())
+        .map_or(now - 30 * crate::core::DAY, |z| z.timestamp().as_second())
+}
+
 /// A clock that only moves when told to (simulated time).
 #[derive(Debug, Default)]
 pub struct ManualClock {

@@ -81,6 +81,15 @@ impl Hub {
     pub fn database_path(&self) -> PathBuf {
         self.state_dir.join("larder.db")
     }
+
+    /// The hub's time zone: the configured one (validated at load), else
+    /// the system's.
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        self.timezone
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+            .unwrap_or_else(jiff::tz::TimeZone::system)
+    }
 }
 
 /// MQTT broker connection settings.

@@ -135,12 +135,7 @@ pub struct Engine {
 impl Engine {
     /// An engine for a configuration and hub key.
     pub fn new(config: Config, hub_key: SigningKey) -> Engine {
-        let tz = config
-            .hub
-            .timezone
-            .as_deref()
-            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
-            .unwrap_or_else(jiff::tz::TimeZone::system);
+        let tz = config.hub.time_zone();
         let topics = Topics::new(&config);
         Engine {
             config,
@@ -1411,19 +1406,7 @@ impl Engine {
     /// request in flight; clearing a topic that holds nothing is harmless).
     fn clear_request(&self, tx: &Tx<'_>, intent_id: &str, now: i64) -> store::Result<()> {
         tx.cancel_unsent(intent_id, "approval_request", now)?;
-        let topic = self.topics.approval_request(intent_id);
-        tx.enqueue(
-            &NewOutbox {
-                kind: "approval_clear",
-                topic: &topic,
-                payload: &[],
-                retain: true,
-                intent_id: Some(intent_id),
-                not_before: now,
-            },
-            now,
-        )?;
-        Ok(())
+        queue_request_clear(tx, &self.topics, intent_id, now)
     }
 
     /// Local wall-clock facts the rules need.
@@ -1432,14 +1415,9 @@ impl Engine {
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
             .to_zoned_datetime(self.tz.clone());
         let minute_of_day = (zoned.hour() as u16) * 60 + zoned.minute() as u16;
-        let month_start = zoned
-            .first_of_month()
-            .ok()
-            .and_then(|z| z.start_of_day().ok())
-            .map_or(now - 30 * DAY, |z| z.timestamp().as_second());
         Local {
             minute_of_day,
-            month_start,
+            month_start: crate::clock::month_start(&self.tz, now),
         }
     }
 }
@@ -1457,6 +1435,28 @@ enum Handled {
     AllItems,
     /// Erased data (forget): the writer scrubs the file after the commit.
     Forgot,
+}
+
+/// Queues an empty retained message on `intent_id`'s approval request
+/// topic, so apps stop showing it.
+pub(crate) fn queue_request_clear(
+    tx: &Tx<'_>,
+    topics: &Topics,
+    intent_id: &str,
+    now: i64,
+) -> store::Result<()> {
+    tx.enqueue(
+        &NewOutbox {
+            kind: "approval_clear",
+            topic: &topics.approval_request(intent_id),
+            payload: &[],
+            retain: true,
+            intent_id: Some(intent_id),
+            not_before: now,
+        },
+        now,
+    )?;
+    Ok(())
 }
 
 /// Appends a decision about `intent` to the ledger (same transaction).

@@ -10,7 +10,6 @@
 
 use crate::cli::{format_time, short};
 use crate::config::{Config, Item};
-use crate::core::DAY;
 use crate::core::forecast::{self, Forecast, ItemState};
 use crate::core::rules::CategoryPolicy;
 use crate::engine::COOLDOWN_SECS;
@@ -66,7 +65,7 @@ pub fn load<'c>(
     now: i64,
 ) -> anyhow::Result<Subject<'c>> {
     let read = store.read();
-    let month = month_start(config, now);
+    let month = crate::clock::month_start(&config.hub.time_zone(), now);
     let evidence = |item: &str| -> anyhow::Result<ItemEvidence> {
         Ok(ItemEvidence {
             readings: read.recent_observations(item, READINGS_SHOWN)?,
@@ -119,22 +118,6 @@ fn item_ids(config: &Config) -> String {
         .map(|i| i.id.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Start of the local calendar month containing `now` (Unix seconds).
-fn month_start(config: &Config, now: i64) -> i64 {
-    let tz = config
-        .hub
-        .timezone
-        .as_deref()
-        .and_then(|name| jiff::tz::TimeZone::get(name).ok())
-        .unwrap_or_else(jiff::tz::TimeZone::system);
-    jiff::Timestamp::from_second(now)
-        .ok()
-        .map(|t| t.to_zoned_datetime(tz))
-        .and_then(|z| z.first_of_month().ok())
-        .and_then(|z| z.start_of_day().ok())
-        .map_or(now - 30 * DAY, |z| z.timestamp().as_second())
 }
 
 /// The explanation of an item: evidence, forecast, and when it would reorder.
@@ -603,6 +586,7 @@ pub fn run(config: &Config, store: &Store, target: &str, now: i64) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::DAY;
     use std::path::Path;
 
     const NOW: i64 = 1_767_225_600; // 2026-01-01 00:00 UTC

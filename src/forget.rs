@@ -16,7 +16,7 @@
 use crate::config::Config;
 use crate::control::ForgetScope;
 use crate::engine::Topics;
-use crate::store::{self, Forgotten, NewOutbox, Tx};
+use crate::store::{self, Forgotten, Tx};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
@@ -57,18 +57,7 @@ pub fn apply(
         ForgetScope::Household => tx.forget_household(now)?,
     };
     for intent in &gone.awaiting {
-        let topic = topics.approval_request(intent);
-        tx.enqueue(
-            &NewOutbox {
-                kind: "approval_clear",
-                topic: &topic,
-                payload: &[],
-                retain: true,
-                intent_id: Some(intent),
-                not_before: now,
-            },
-            now,
-        )?;
+        crate::engine::queue_request_clear(tx, topics, intent, now)?;
     }
     Ok(gone)
 }
