@@ -791,6 +791,101 @@ pub fn derived_seq(slot: &str, kind: ObservationKind, at: i64) -> u64 {
     u64::from_be_bytes(first) >> 1
 }
 
+/// What `larder decode` prints for one payload: the signals, the
+/// observations this payload yields on a fresh device (or why none), and
+/// the device state after it. `Err` is the refusal (what larder would
+/// dead-letter).
+pub fn describe(
+    device: &Device,
+    topic: &str,
+    payload: &[u8],
+    now: i64,
+) -> Result<String, AdapterError> {
+    use std::fmt::Write as _;
+    let reading = decode(device, topic, payload)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "format: {}", device.format.name());
+    match reading.at {
+        Some(at) => {
+            let _ = writeln!(out, "device time: {at} ({})", iso(at));
+        }
+        None => {
+            let _ = writeln!(out, "device time: none (larder uses the receive time)");
+        }
+    }
+    let _ = writeln!(out, "signals:");
+    if reading.signals.is_empty() {
+        let _ = writeln!(out, "  (none: no field this format knows)");
+    }
+    for signal in &reading.signals {
+        let _ = writeln!(out, "  {signal}");
+    }
+    let _ = writeln!(out, "observations:");
+    match check_needed(device, topic, &reading) {
+        Err(AdapterError::NotNeeded { .. }) => {
+            let _ = writeln!(
+                out,
+                "  none: nothing here is needed by this device{}; larder counts it (events_not_needed) and stores nothing",
+                if device.scale.is_none() && device.washer.is_none() {
+                    " (no [devices.scale] or [devices.washer]; pass --device-config)"
+                } else {
+                    ""
+                }
+            );
+            return Ok(out);
+        }
+        Err(refusal) => return Err(refusal),
+        Ok(()) => {}
+    }
+    let mut state = DeviceState::default();
+    let applied = apply(device, &mut state, &reading, reading.at.unwrap_or(now));
+    if applied.derived.is_empty() {
+        let _ = writeln!(
+            out,
+            "  none from this payload alone ({})",
+            if device.scale.is_some() {
+                "the scale reports once its median filter is full (median-of readings)"
+            } else {
+                "a washer cycle needs readings over time: start hold, run, stop hold"
+            }
+        );
+    }
+    for d in &applied.derived {
+        let kind = match d.kind {
+            ObservationKind::Level => "level",
+            ObservationKind::Consumed => "consumed",
+            ObservationKind::Added => "added",
+            ObservationKind::Removed => "removed",
+        };
+        let amount = if d.slot == SLOT_IDOS1 || d.slot == SLOT_IDOS2 {
+            "the item's min-level (or 0)".to_owned()
+        } else {
+            format!("{}", d.amount)
+        };
+        let _ = writeln!(
+            out,
+            "  slot {:?}: {kind} {amount} at {} ({})",
+            d.slot,
+            d.at,
+            iso(d.at)
+        );
+    }
+    for counter in &applied.counters {
+        let _ = writeln!(out, "  counter: {counter}");
+    }
+    let state = serde_json::to_string(&DeviceState {
+        last_payload: None,
+        ..state
+    })
+    .unwrap_or_default();
+    let _ = writeln!(out, "device state after: {state}");
+    Ok(out)
+}
+
+fn iso(at: i64) -> String {
+    jiff::Timestamp::from_second(at).map_or_else(|_| "?".to_owned(), |t| t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1038,6 +1133,30 @@ mod tests {
                 Err(AdapterError::TooLarge { .. })
             ));
         }
+    }
+
+    #[test]
+    fn describe_shows_signals_observations_or_the_refusal() {
+        let hc = washer(PayloadFormat::Homeconnect);
+        let text = describe(&hc, "", fixture("hc-finished"), 0).unwrap();
+        assert!(text.contains("programme finished"), "{text}");
+        assert!(
+            text.contains("slot \"cycle\": consumed 75 at 1772452800 (2026-03-02T12:00:00Z)"),
+            "{text}"
+        );
+        let plug = washer(PayloadFormat::Zigbee2mqtt);
+        let text = describe(&plug, "", fixture("z2m-plug"), 0).unwrap();
+        assert!(text.contains("power 427 W"), "{text}");
+        assert!(text.contains("starting"), "{text}");
+        let text = describe(&plug, "", fixture("z2m-temperature"), 0).unwrap_err();
+        assert_eq!(
+            text.to_string(),
+            "zigbee2mqtt payload has no `power` field (needed: [devices.washer])"
+        );
+        let bare = device(PayloadFormat::Zigbee2mqtt);
+        let text = describe(&bare, "", fixture("z2m-contact"), 0).unwrap();
+        assert!(text.contains("contact closed"), "{text}");
+        assert!(text.contains("none: nothing here is needed"), "{text}");
     }
 
     #[test]

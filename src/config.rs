@@ -407,6 +407,43 @@ impl Config {
         }
     }
 
+    /// Parses one device table (the keys of a `[[devices]]` entry, written
+    /// at the top level of `text`), for `larder decode --device-config`.
+    /// `id` and `topic` may be left out, and `format` when `default_format`
+    /// is given.
+    pub fn parse_device(
+        text: &str,
+        path: &Path,
+        default_format: Option<PayloadFormat>,
+    ) -> Result<Device, ConfigError> {
+        let parse_error = |e: toml::de::Error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        };
+        let de = toml::Deserializer::parse(text).map_err(parse_error)?;
+        let mut problems = Vec::new();
+        let mut raw: raw::Device = serde_ignored::deserialize(de, |key| {
+            problems.push(format!("{}: unknown key", key_path(&key)));
+        })
+        .map_err(parse_error)?;
+        let mut check = Check { problems };
+        let id = raw.id.take().unwrap_or_else(|| "device".to_owned());
+        let topic = raw.topic.take().unwrap_or_default();
+        let format = match (raw.format.as_deref(), default_format) {
+            (None, Some(format)) => format,
+            (name, _) => check.format("format", name),
+        };
+        let device = check.adapter_device_at("", id, topic, format, raw);
+        if check.problems.is_empty() {
+            Ok(device)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                problems: check.problems,
+            })
+        }
+    }
+
     /// Non-fatal problems worth a log line at startup, each `key.path: text`.
     ///
     /// Looks at the password file's permissions (IO); everything else is
@@ -1067,30 +1104,8 @@ impl Check {
             if topic == up.topic || topic == up.ack_topic {
                 self.problem(p("topic"), format_args!("{topic:?} is an upstream topic"));
             }
-            let format = match d.format.as_deref() {
-                None => {
-                    self.problem(p("format"), "required key is missing");
-                    PayloadFormat::Json
-                }
-                Some(name) => match PayloadFormat::from_name(name) {
-                    Some(format) => format,
-                    None => {
-                        let known: Vec<String> = PayloadFormat::ALL
-                            .iter()
-                            .map(|f| format!("{:?}", f.name()))
-                            .collect();
-                        self.problem(
-                            p("format"),
-                            format_args!(
-                                "unknown format {name:?}; expected one of {}",
-                                known.join(", ")
-                            ),
-                        );
-                        PayloadFormat::Json
-                    }
-                },
-            };
-            let device = self.adapter_device(i, id, topic, format, d);
+            let format = self.format(&p("format"), d.format.as_deref());
+            let device = self.adapter_device_at(&format!("devices[{i}]."), id, topic, format, d);
             out.push(device);
         }
         self.unique("devices", "id", out.iter().map(|d| d.id.as_str()));
@@ -1098,18 +1113,46 @@ impl Check {
         out
     }
 
-    /// The adapter settings of `devices[i]` (scale, washer, reading,
-    /// channel), checked against its format.
-    fn adapter_device(
+    /// `devices[].format`.
+    fn format(&mut self, path: &str, name: Option<&str>) -> PayloadFormat {
+        match name {
+            None => {
+                self.problem(path, "required key is missing");
+                PayloadFormat::Json
+            }
+            Some(name) => match PayloadFormat::from_name(name) {
+                Some(format) => format,
+                None => {
+                    let known: Vec<String> = PayloadFormat::ALL
+                        .iter()
+                        .map(|f| format!("{:?}", f.name()))
+                        .collect();
+                    self.problem(
+                        path,
+                        format_args!(
+                            "unknown format {name:?}; expected one of {}",
+                            known.join(", ")
+                        ),
+                    );
+                    PayloadFormat::Json
+                }
+            },
+        }
+    }
+
+    /// The adapter settings of a device (scale, washer, reading, channel),
+    /// checked against its format; key paths start with `prefix`
+    /// (`devices[2].`).
+    fn adapter_device_at(
         &mut self,
-        i: usize,
+        prefix: &str,
         id: String,
         topic: String,
         format: PayloadFormat,
         d: raw::Device,
     ) -> Device {
         use crate::adapters::{FieldSpec, Quantity, Unit};
-        let p = |key: &str| format!("devices[{i}].{key}");
+        let p = |key: &str| format!("{prefix}{key}");
         let name = format.name();
         let scale = d.scale.map(|s| self.scale(&p("scale"), s));
         let washer = d.washer.map(|w| self.washer(&p("washer"), w));
@@ -1158,8 +1201,9 @@ impl Check {
                 self.problem(p("scale"), "Shelly switches report power, not weight")
             }
             PayloadFormat::Homeconnect => {}
-            _ if scale.is_none() && washer.is_none() => self.problem(
-                format!("devices[{i}]"),
+            // `larder decode` may look at a device without processing.
+            _ if scale.is_none() && washer.is_none() && !prefix.is_empty() => self.problem(
+                prefix.trim_end_matches('.'),
                 format_args!(
                     "a {name:?} device needs [devices.scale] (weight) or [devices.washer] (power); nothing else is turned into observations"
                 ),
@@ -2205,6 +2249,85 @@ currency = "EUR"
                 "items[1].currency: \"usd\" is not an ISO 4217 code",
                 "rules.quiet-hours.start: \"10pm\" is not a time",
                 "rules.approvals-required: 2 approvals required but only 1",
+            ],
+        );
+    }
+
+    #[test]
+    fn adapter_devices_take_processing_tables_with_safe_defaults() {
+        let c = ok(&MINIMAL
+            .replace(
+                r#"format = "json""#,
+                "format = \"tasmota\"\n[devices.scale]\ntare-kg = 0.35\n",
+            )
+            .replace(r#"slot = "milk""#, r#"slot = "weight""#)
+            .replace(
+                "[[items]]",
+                "[[devices]]\nid = \"washer\"\ntopic = \"shelly1\"\nformat = \"shelly\"\n[devices.washer]\ndose = 75\n\n[[items]]",
+            ));
+        let scale = c.devices[0].scale.as_ref().expect("scale");
+        assert_eq!(scale.tare_kg, 0.35);
+        assert_eq!(scale.median_of, 3);
+        let washer = &c.devices[1];
+        let params = washer.washer.as_ref().expect("washer");
+        assert_eq!(
+            (
+                params.dose,
+                params.start_watts,
+                params.stop_watts,
+                params.stop_secs
+            ),
+            (75.0, 10.0, 5.0, 600)
+        );
+        assert_eq!(
+            washer.topics(),
+            vec!["shelly1/status/switch:0", "shelly1/events/rpc"]
+        );
+        assert!(washer.listens_on("shelly1/events/rpc"));
+        assert!(washer.listens_on("shelly1/status/switch:0"));
+        assert!(!washer.listens_on("shelly1/status/switch:1"));
+        assert!(!washer.listens_on("shelly1/status/sys"));
+    }
+
+    #[test]
+    fn adapter_device_problems_are_named_by_key_path() {
+        check(
+            &MINIMAL.replace(
+                r#"format = "json""#,
+                "format = \"zigbee2mqtt\"\n[devices.washer]\nstop-watts = 20\nbogus = 1\n",
+            ),
+            &[
+                "devices[0].washer.bogus: unknown key",
+                "devices[0].washer.dose: required key is missing",
+                "devices[0].washer.stop-watts: 20 must be below start-watts 10 (hysteresis)",
+                "items[0].slot: device \"fridge\" (zigbee2mqtt) can never report slot \"milk\"; it reports \"cycle\"",
+            ],
+        );
+        check(
+            &MINIMAL.replace(
+                r#"format = "json""#,
+                "format = \"json-path\"\nunit = \"W\"\n[devices.scale]\nmedian-of = 99\n",
+            ),
+            &[
+                "devices[0].field: required key is missing",
+                "devices[0].unit: \"W\" is a power unit but the device is configured as a scale",
+                "devices[0].scale.median-of: must be between 1 and 15, got 99",
+            ],
+        );
+        check(
+            &MINIMAL.replace(r#"format = "json""#, "format = \"esphome\""),
+            &[
+                "devices[0]: a \"esphome\" device needs [devices.scale] (weight) or [devices.washer] (power)",
+            ],
+        );
+        check(
+            &MINIMAL.replace(r#"format = "json""#, "format = \"json\"\nchannel = 1"),
+            &["devices[0].channel: only for adapter formats"],
+        );
+        check(
+            &MINIMAL.replace(r#"format = "json""#, "format = \"zigbee\""),
+            &[
+                "devices[0].format: unknown format \"zigbee\"; expected one of \"json\", \"cbor\", \"zigbee2mqtt\"",
             ],
         );
     }
