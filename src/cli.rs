@@ -44,6 +44,24 @@ pub enum Command {
     },
     /// Show items, levels, days left, open intents and counters.
     Status,
+    /// Decode one device payload: print its signals and the observations it
+    /// yields, or why it yields none (formats: docs/devices.md).
+    Decode {
+        /// Payload format (zigbee2mqtt, tasmota, shelly, esphome,
+        /// homeconnect, json-path).
+        #[arg(long)]
+        format: String,
+        /// Topic it arrived on (Shelly: `<prefix>/status/switch:N` or
+        /// `<prefix>/events/rpc`).
+        #[arg(long, default_value = "")]
+        topic: String,
+        /// TOML file with one device table (the keys of a `[[devices]]`
+        /// entry: `[scale]`, `[washer]`, `field`, `unit`, ...).
+        #[arg(long)]
+        device_config: Option<PathBuf>,
+        /// The payload, as received.
+        payload_file: PathBuf,
+    },
     /// Configuration commands.
     Config {
         /// What to do with the configuration.
@@ -282,6 +300,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo { days, seed } => runtime()?.block_on(crate::demo::run(days, seed)),
         Command::Status => status(&load_config(&cli.config)?),
+        Command::Decode {
+            format,
+            topic,
+            device_config,
+            payload_file,
+        } => decode(&format, &topic, device_config.as_deref(), &payload_file),
         Command::Config {
             action: ConfigAction::Check { path },
         } => config_check(path.as_deref().unwrap_or(&cli.config)),
@@ -507,6 +531,49 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
             _ = interrupt.recv() => {}
         }
     })
+}
+
+fn decode(
+    format: &str,
+    topic: &str,
+    device_config: Option<&Path>,
+    payload_file: &Path,
+) -> anyhow::Result<()> {
+    let Some(parsed) = config::PayloadFormat::from_name(format) else {
+        bail!("unknown format {format:?}; see docs/devices.md");
+    };
+    if parsed.is_native() {
+        bail!(
+            "{format:?} is larder's native event format (docs/protocol.md), not a device adapter"
+        );
+    }
+    let text = match device_config {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading device config {}", path.display()))?,
+        None => String::new(),
+    };
+    let config_path = device_config.unwrap_or(Path::new("--format"));
+    let device = Config::parse_device(&text, config_path, Some(parsed)).map_err(ConfigProblem)?;
+    if device.format != parsed {
+        bail!(
+            "--format {format:?} but {} says format {:?}",
+            config_path.display(),
+            device.format.name()
+        );
+    }
+    let payload = std::fs::read(payload_file)
+        .with_context(|| format!("reading payload {}", payload_file.display()))?;
+    let now = SystemClock.now();
+    match crate::adapters::describe(&device, topic, &payload, now) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(())
+        }
+        Err(refusal) => bail!(
+            "{}: refused (larder dead-letters it): {refusal}",
+            payload_file.display()
+        ),
+    }
 }
 
 fn config_check(path: &Path) -> anyhow::Result<()> {

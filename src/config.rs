@@ -5,6 +5,7 @@
 
 use crate::core::forecast::{ItemModel, Measure};
 use crate::core::rules::{CategoryPolicy, OrderCap, QuietHours, Rules};
+use crate::core::signals::{MAX_MEDIAN_OF, ScaleParams, WasherParams};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -155,6 +156,56 @@ pub enum PayloadFormat {
     Json,
     /// larder's native CBOR event (same fields as JSON).
     Cbor,
+    /// Zigbee2MQTT JSON state (`zigbee2mqtt/<friendly name>`).
+    Zigbee2mqtt,
+    /// Tasmota telemetry (`tele/<topic>/SENSOR`: `ENERGY`, `HX711`).
+    Tasmota,
+    /// Shelly Gen2/Gen3 (`<prefix>/status/switch:N`, `<prefix>/events/rpc`).
+    Shelly,
+    /// ESPHome plain-text state topic.
+    Esphome,
+    /// Home Connect events bridged to MQTT (SSE `items` or flattened JSON).
+    Homeconnect,
+    /// Any JSON with a configured field path, unit and factor.
+    JsonPath,
+}
+
+impl PayloadFormat {
+    /// Every format, in documentation order.
+    pub const ALL: [PayloadFormat; 8] = [
+        PayloadFormat::Json,
+        PayloadFormat::Cbor,
+        PayloadFormat::Zigbee2mqtt,
+        PayloadFormat::Tasmota,
+        PayloadFormat::Shelly,
+        PayloadFormat::Esphome,
+        PayloadFormat::Homeconnect,
+        PayloadFormat::JsonPath,
+    ];
+
+    /// The name used in `devices[].format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PayloadFormat::Json => "json",
+            PayloadFormat::Cbor => "cbor",
+            PayloadFormat::Zigbee2mqtt => "zigbee2mqtt",
+            PayloadFormat::Tasmota => "tasmota",
+            PayloadFormat::Shelly => "shelly",
+            PayloadFormat::Esphome => "esphome",
+            PayloadFormat::Homeconnect => "homeconnect",
+            PayloadFormat::JsonPath => "json-path",
+        }
+    }
+
+    /// The format named `name`, if any.
+    pub fn from_name(name: &str) -> Option<PayloadFormat> {
+        PayloadFormat::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// larder's own events (`wire.rs`); the others go through `adapters`.
+    pub fn is_native(self) -> bool {
+        matches!(self, PayloadFormat::Json | PayloadFormat::Cbor)
+    }
 }
 
 /// One sensor device.
@@ -162,10 +213,71 @@ pub enum PayloadFormat {
 pub struct Device {
     /// Device id; events must carry the same id.
     pub id: String,
-    /// Topic its events arrive on (no wildcards).
+    /// Topic its events arrive on (no wildcards); for Shelly the topic
+    /// prefix (see [`Device::topics`]).
     pub topic: String,
     /// Payload format.
     pub format: PayloadFormat,
+    /// Load-cell processing (`[devices.scale]`): weight → `weight` slot.
+    pub scale: Option<ScaleParams>,
+    /// Washer cycle detection (`[devices.washer]`): power → `cycle` slot;
+    /// for Home Connect only its `dose` is used.
+    pub washer: Option<WasherParams>,
+    /// Which value to read for `json-path` and `esphome` (`field`, `unit`,
+    /// `factor`).
+    pub reading: Option<crate::adapters::FieldSpec>,
+    /// Shelly switch channel (`channel`, default 0): `status/switch:<channel>`.
+    pub channel: u8,
+}
+
+impl Device {
+    /// The exact topics this device's messages arrive on: the topic, or for
+    /// Shelly `<prefix>/status/switch:<channel>` and `<prefix>/events/rpc`.
+    pub fn topics(&self) -> Vec<String> {
+        match self.format {
+            PayloadFormat::Shelly => vec![
+                format!("{}/status/switch:{}", self.topic, self.channel),
+                format!("{}/events/rpc", self.topic),
+            ],
+            _ => vec![self.topic.clone()],
+        }
+    }
+
+    /// Whether a message on `topic` is this device's (one of [`Device::topics`]).
+    pub fn listens_on(&self, topic: &str) -> bool {
+        match self.format {
+            PayloadFormat::Shelly => topic
+                .strip_prefix(self.topic.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|rest| {
+                    rest == "events/rpc"
+                        || rest
+                            .strip_prefix("status/switch:")
+                            .is_some_and(|n| n.parse() == Ok(self.channel))
+                }),
+            _ => self.topic == topic,
+        }
+    }
+
+    /// The slots an adapter device can produce observations on; `None` for
+    /// native devices (the event names its slot).
+    pub fn slots(&self) -> Option<Vec<&'static str>> {
+        use crate::core::signals::{SLOT_CYCLE, SLOT_IDOS1, SLOT_IDOS2, SLOT_WEIGHT};
+        if self.format.is_native() {
+            return None;
+        }
+        let mut slots = Vec::new();
+        if self.scale.is_some() {
+            slots.push(SLOT_WEIGHT);
+        }
+        if self.washer.is_some() {
+            slots.push(SLOT_CYCLE);
+        }
+        if self.format == PayloadFormat::Homeconnect {
+            slots.extend([SLOT_IDOS1, SLOT_IDOS2]);
+        }
+        Some(slots)
+    }
 }
 
 /// One stocked item.
@@ -287,6 +399,43 @@ impl Config {
         let config = check.config(raw, base);
         if check.problems.is_empty() {
             Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                problems: check.problems,
+            })
+        }
+    }
+
+    /// Parses one device table (the keys of a `[[devices]]` entry, written
+    /// at the top level of `text`), for `larder decode --device-config`.
+    /// `id` and `topic` may be left out, and `format` when `default_format`
+    /// is given.
+    pub fn parse_device(
+        text: &str,
+        path: &Path,
+        default_format: Option<PayloadFormat>,
+    ) -> Result<Device, ConfigError> {
+        let parse_error = |e: toml::de::Error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        };
+        let de = toml::Deserializer::parse(text).map_err(parse_error)?;
+        let mut problems = Vec::new();
+        let mut raw: raw::Device = serde_ignored::deserialize(de, |key| {
+            problems.push(format!("{}: unknown key", key_path(&key)));
+        })
+        .map_err(parse_error)?;
+        let mut check = Check { problems };
+        let id = raw.id.take().unwrap_or_else(|| "device".to_owned());
+        let topic = raw.topic.take().unwrap_or_default();
+        let format = match (raw.format.as_deref(), default_format) {
+            (None, Some(format)) => format,
+            (name, _) => check.format("format", name),
+        };
+        let device = check.adapter_device_at("", id, topic, format, raw);
+        if check.problems.is_empty() {
+            Ok(device)
         } else {
             Err(ConfigError::Invalid {
                 path: path.to_owned(),
@@ -492,6 +641,35 @@ mod raw {
         pub id: Option<String>,
         pub topic: Option<String>,
         pub format: Option<String>,
+        pub scale: Option<Scale>,
+        pub washer: Option<Washer>,
+        pub field: Option<String>,
+        pub unit: Option<String>,
+        pub factor: Option<f64>,
+        pub channel: Option<i64>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "kebab-case", default)]
+    pub(super) struct Scale {
+        pub tare_kg: Option<f64>,
+        pub calibration: Option<f64>,
+        pub offset_kg: Option<f64>,
+        pub units_per_kg: Option<f64>,
+        pub deadband_kg: Option<f64>,
+        pub median_of: Option<i64>,
+        pub restock_kg: Option<f64>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "kebab-case", default)]
+    pub(super) struct Washer {
+        pub dose: Option<f64>,
+        pub start_watts: Option<f64>,
+        pub stop_watts: Option<f64>,
+        pub start_secs: Option<i64>,
+        pub stop_secs: Option<i64>,
+        pub min_run_secs: Option<i64>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -910,10 +1088,10 @@ impl Check {
     fn devices(&mut self, raw: Vec<raw::Device>, hub_id: &str, up: &Upstream) -> Vec<Device> {
         let approvals = approvals_prefix(hub_id);
         let mut out = Vec::with_capacity(raw.len());
-        for (i, d) in raw.into_iter().enumerate() {
+        for (i, mut d) in raw.into_iter().enumerate() {
             let p = |key: &str| format!("devices[{i}].{key}");
-            let id = self.ident(&p("id"), d.id, 64);
-            let topic = self.required(&p("topic"), d.topic);
+            let id = self.ident(&p("id"), d.id.take(), 64);
+            let topic = self.required(&p("topic"), d.topic.take());
             if !topic.trim().is_empty() {
                 self.topic(&p("topic"), &topic);
             }
@@ -926,26 +1104,323 @@ impl Check {
             if topic == up.topic || topic == up.ack_topic {
                 self.problem(p("topic"), format_args!("{topic:?} is an upstream topic"));
             }
-            let format = match d.format.as_deref() {
-                None => {
-                    self.problem(p("format"), "required key is missing");
-                    PayloadFormat::Json
-                }
-                Some("json") => PayloadFormat::Json,
-                Some("cbor") => PayloadFormat::Cbor,
-                Some(other) => {
-                    self.problem(
-                        p("format"),
-                        format_args!("unknown format {other:?}; expected \"json\" or \"cbor\""),
-                    );
-                    PayloadFormat::Json
-                }
-            };
-            out.push(Device { id, topic, format });
+            let format = self.format(&p("format"), d.format.as_deref());
+            let device = self.adapter_device_at(&format!("devices[{i}]."), id, topic, format, d);
+            out.push(device);
         }
         self.unique("devices", "id", out.iter().map(|d| d.id.as_str()));
         self.unique("devices", "topic", out.iter().map(|d| d.topic.as_str()));
         out
+    }
+
+    /// `devices[].format`.
+    fn format(&mut self, path: &str, name: Option<&str>) -> PayloadFormat {
+        match name {
+            None => {
+                self.problem(path, "required key is missing");
+                PayloadFormat::Json
+            }
+            Some(name) => match PayloadFormat::from_name(name) {
+                Some(format) => format,
+                None => {
+                    let known: Vec<String> = PayloadFormat::ALL
+                        .iter()
+                        .map(|f| format!("{:?}", f.name()))
+                        .collect();
+                    self.problem(
+                        path,
+                        format_args!(
+                            "unknown format {name:?}; expected one of {}",
+                            known.join(", ")
+                        ),
+                    );
+                    PayloadFormat::Json
+                }
+            },
+        }
+    }
+
+    /// The adapter settings of a device (scale, washer, reading, channel),
+    /// checked against its format; key paths start with `prefix`
+    /// (`devices[2].`).
+    fn adapter_device_at(
+        &mut self,
+        prefix: &str,
+        id: String,
+        topic: String,
+        format: PayloadFormat,
+        d: raw::Device,
+    ) -> Device {
+        use crate::adapters::{FieldSpec, Quantity, Unit};
+        let p = |key: &str| format!("{prefix}{key}");
+        let name = format.name();
+        let scale = d.scale.map(|s| self.scale(&p("scale"), s));
+        let washer = d.washer.map(|w| self.washer(&p("washer"), w));
+        if format.is_native() {
+            for (key, set) in [
+                ("scale", scale.is_some()),
+                ("washer", washer.is_some()),
+                ("field", d.field.is_some()),
+                ("unit", d.unit.is_some()),
+                ("factor", d.factor.is_some()),
+                ("channel", d.channel.is_some()),
+            ] {
+                if set {
+                    self.problem(
+                        p(key),
+                        format_args!("only for adapter formats; native {name:?} events carry their own slot and amount"),
+                    );
+                }
+            }
+            return Device {
+                id,
+                topic,
+                format,
+                scale: None,
+                washer: None,
+                reading: None,
+                channel: 0,
+            };
+        }
+        if scale.is_some() && washer.is_some() {
+            self.problem(
+                p("washer"),
+                "a device is either a scale or a washer plug; configure two devices",
+            );
+        }
+        match format {
+            PayloadFormat::Homeconnect if scale.is_some() => self.problem(
+                p("scale"),
+                "Home Connect reports programme events, not weight",
+            ),
+            PayloadFormat::Zigbee2mqtt if scale.is_some() => self.problem(
+                p("scale"),
+                "Zigbee2MQTT has no shelf scale larder knows; use format \"json-path\"",
+            ),
+            PayloadFormat::Shelly if scale.is_some() => {
+                self.problem(p("scale"), "Shelly switches report power, not weight")
+            }
+            PayloadFormat::Homeconnect => {}
+            // `larder decode` may look at a device without processing.
+            _ if scale.is_none() && washer.is_none() && !prefix.is_empty() => self.problem(
+                prefix.trim_end_matches('.'),
+                format_args!(
+                    "a {name:?} device needs [devices.scale] (weight) or [devices.washer] (power); nothing else is turned into observations"
+                ),
+            ),
+            _ => {}
+        }
+        let wants = if scale.is_some() {
+            Quantity::Weight
+        } else {
+            Quantity::Power
+        };
+        let mut reading = None;
+        let reads_a_field = matches!(format, PayloadFormat::JsonPath | PayloadFormat::Esphome);
+        if reads_a_field {
+            let field = match (format, d.field) {
+                (PayloadFormat::JsonPath, None) => {
+                    self.problem(
+                        p("field"),
+                        "required key is missing (a dotted path such as \"sensors.scale.kg\")",
+                    );
+                    String::new()
+                }
+                (PayloadFormat::JsonPath, Some(f)) => {
+                    if f.is_empty() || f.split('.').any(str::is_empty) || f.len() > 200 {
+                        self.problem(
+                            p("field"),
+                            format_args!("{f:?} is not a dotted path such as \"sensors.scale.kg\""),
+                        );
+                    }
+                    f
+                }
+                (_, Some(_)) => {
+                    self.problem(
+                        p("field"),
+                        "only for format \"json-path\" (ESPHome payloads are the value itself)",
+                    );
+                    String::new()
+                }
+                (_, None) => String::new(),
+            };
+            let unit =
+                match d.unit.as_deref() {
+                    None if format == PayloadFormat::JsonPath => {
+                        self.problem(p("unit"), "required key is missing (kg, g, lb, W or kW)");
+                        Unit::for_quantity(wants)
+                    }
+                    None => Unit::for_quantity(wants),
+                    Some(text) => match Unit::from_name(text) {
+                        Some(unit) => {
+                            if unit.quantity() != wants {
+                                self.problem(
+                                p("unit"),
+                                format_args!(
+                                    "{text:?} is a {} unit but the device is configured as a {}",
+                                    unit.quantity().name(),
+                                    if wants == Quantity::Weight { "scale" } else { "washer plug" }
+                                ),
+                            );
+                            }
+                            unit
+                        }
+                        None => {
+                            self.problem(
+                                p("unit"),
+                                format_args!("unknown unit {text:?}; expected kg, g, lb, W or kW"),
+                            );
+                            Unit::for_quantity(wants)
+                        }
+                    },
+                };
+            let factor = self.number(
+                &p("factor"),
+                d.factor,
+                1.0,
+                |v| v != 0.0,
+                "a non-zero number",
+            );
+            reading = Some(FieldSpec {
+                field,
+                unit,
+                factor,
+            });
+        } else {
+            for (key, set) in [
+                ("field", d.field.is_some()),
+                ("unit", d.unit.is_some()),
+                ("factor", d.factor.is_some()),
+            ] {
+                if set {
+                    self.problem(p(key), "only for formats \"json-path\" and \"esphome\"");
+                }
+            }
+        }
+        let channel = match d.channel {
+            Some(_) if format != PayloadFormat::Shelly => {
+                self.problem(p("channel"), "only for format \"shelly\"");
+                0
+            }
+            v => self.integer(&p("channel"), v, 0, 0..=15) as u8,
+        };
+        if format == PayloadFormat::Shelly && topic.ends_with('/') {
+            self.problem(p("topic"), "the Shelly topic prefix must not end with '/'");
+        }
+        Device {
+            id,
+            topic,
+            format,
+            scale,
+            washer,
+            reading,
+            channel,
+        }
+    }
+
+    fn scale(&mut self, path: &str, raw: raw::Scale) -> ScaleParams {
+        let d = ScaleParams::default();
+        let p = |key: &str| format!("{path}.{key}");
+        let median_of = self.integer(
+            &p("median-of"),
+            raw.median_of,
+            d.median_of as i64,
+            1..=MAX_MEDIAN_OF as i64,
+        ) as usize;
+        ScaleParams {
+            tare_kg: self.number(
+                &p("tare-kg"),
+                raw.tare_kg,
+                d.tare_kg,
+                |v| (0.0..=500.0).contains(&v),
+                "between 0 and 500",
+            ),
+            calibration: self.number(
+                &p("calibration"),
+                raw.calibration,
+                d.calibration,
+                |v| v > 0.0 && v <= 1000.0,
+                "greater than 0 and at most 1000",
+            ),
+            offset_kg: self.number(
+                &p("offset-kg"),
+                raw.offset_kg,
+                d.offset_kg,
+                |v| v.abs() <= 500.0,
+                "between -500 and 500",
+            ),
+            units_per_kg: self.number(
+                &p("units-per-kg"),
+                raw.units_per_kg,
+                d.units_per_kg,
+                |v| v > 0.0,
+                "greater than 0",
+            ),
+            deadband_kg: self.number(
+                &p("deadband-kg"),
+                raw.deadband_kg,
+                d.deadband_kg,
+                |v| (0.0..=10.0).contains(&v),
+                "between 0 and 10",
+            ),
+            median_of,
+            restock_kg: self.number(
+                &p("restock-kg"),
+                raw.restock_kg,
+                d.restock_kg,
+                |v| v > 0.0,
+                "greater than 0",
+            ),
+        }
+    }
+
+    fn washer(&mut self, path: &str, raw: raw::Washer) -> WasherParams {
+        let d = WasherParams::default();
+        let p = |key: &str| format!("{path}.{key}");
+        let dose = match raw.dose {
+            None => {
+                self.problem(
+                    p("dose"),
+                    "required key is missing (item units one cycle uses)",
+                );
+                1.0
+            }
+            v => self.number(&p("dose"), v, 1.0, |v| v > 0.0, "greater than 0"),
+        };
+        let start_watts = self.number(
+            &p("start-watts"),
+            raw.start_watts,
+            d.start_watts,
+            |v| v > 0.0,
+            "greater than 0",
+        );
+        let stop_watts = self.number(
+            &p("stop-watts"),
+            raw.stop_watts,
+            d.stop_watts,
+            |v| v >= 0.0,
+            "0 or more",
+        );
+        if start_watts.is_finite() && stop_watts.is_finite() && stop_watts >= start_watts {
+            self.problem(
+                p("stop-watts"),
+                format_args!("{stop_watts} must be below start-watts {start_watts} (hysteresis)"),
+            );
+        }
+        let day = 86_400;
+        WasherParams {
+            dose,
+            start_watts,
+            stop_watts,
+            start_secs: self.integer(&p("start-secs"), raw.start_secs, d.start_secs, 0..=3600),
+            stop_secs: self.integer(&p("stop-secs"), raw.stop_secs, d.stop_secs, 0..=day),
+            min_run_secs: self.integer(
+                &p("min-run-secs"),
+                raw.min_run_secs,
+                d.min_run_secs,
+                0..=day,
+            ),
+        }
     }
 
     /// `rules.currency`, checked here because items are checked against it.
@@ -1051,6 +1526,33 @@ impl Check {
                 );
             }
             let slot = self.required(&p("slot"), it.slot);
+            if let Some(slots) = devices
+                .iter()
+                .find(|d| d.id == device)
+                .and_then(Device::slots)
+            {
+                if !slot.is_empty() && !slots.contains(&slot.as_str()) {
+                    self.problem(
+                        p("slot"),
+                        format_args!(
+                            "device {device:?} ({}) can never report slot {slot:?}; it reports {}",
+                            devices
+                                .iter()
+                                .find(|d| d.id == device)
+                                .map_or("", |d| d.format.name()),
+                            if slots.is_empty() {
+                                "nothing".to_owned()
+                            } else {
+                                slots
+                                    .iter()
+                                    .map(|s| format!("{s:?}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            }
+                        ),
+                    );
+                }
+            }
             let measure = match it.measure.as_deref() {
                 None | Some("level") => Measure::Level,
                 Some("consumption") => Measure::Consumption,
@@ -1747,6 +2249,85 @@ currency = "EUR"
                 "items[1].currency: \"usd\" is not an ISO 4217 code",
                 "rules.quiet-hours.start: \"10pm\" is not a time",
                 "rules.approvals-required: 2 approvals required but only 1",
+            ],
+        );
+    }
+
+    #[test]
+    fn adapter_devices_take_processing_tables_with_safe_defaults() {
+        let c = ok(&MINIMAL
+            .replace(
+                r#"format = "json""#,
+                "format = \"tasmota\"\n[devices.scale]\ntare-kg = 0.35\n",
+            )
+            .replace(r#"slot = "milk""#, r#"slot = "weight""#)
+            .replace(
+                "[[items]]",
+                "[[devices]]\nid = \"washer\"\ntopic = \"shelly1\"\nformat = \"shelly\"\n[devices.washer]\ndose = 75\n\n[[items]]",
+            ));
+        let scale = c.devices[0].scale.as_ref().expect("scale");
+        assert_eq!(scale.tare_kg, 0.35);
+        assert_eq!(scale.median_of, 3);
+        let washer = &c.devices[1];
+        let params = washer.washer.as_ref().expect("washer");
+        assert_eq!(
+            (
+                params.dose,
+                params.start_watts,
+                params.stop_watts,
+                params.stop_secs
+            ),
+            (75.0, 10.0, 5.0, 600)
+        );
+        assert_eq!(
+            washer.topics(),
+            vec!["shelly1/status/switch:0", "shelly1/events/rpc"]
+        );
+        assert!(washer.listens_on("shelly1/events/rpc"));
+        assert!(washer.listens_on("shelly1/status/switch:0"));
+        assert!(!washer.listens_on("shelly1/status/switch:1"));
+        assert!(!washer.listens_on("shelly1/status/sys"));
+    }
+
+    #[test]
+    fn adapter_device_problems_are_named_by_key_path() {
+        check(
+            &MINIMAL.replace(
+                r#"format = "json""#,
+                "format = \"zigbee2mqtt\"\n[devices.washer]\nstop-watts = 20\nbogus = 1\n",
+            ),
+            &[
+                "devices[0].washer.bogus: unknown key",
+                "devices[0].washer.dose: required key is missing",
+                "devices[0].washer.stop-watts: 20 must be below start-watts 10 (hysteresis)",
+                "items[0].slot: device \"fridge\" (zigbee2mqtt) can never report slot \"milk\"; it reports \"cycle\"",
+            ],
+        );
+        check(
+            &MINIMAL.replace(
+                r#"format = "json""#,
+                "format = \"json-path\"\nunit = \"W\"\n[devices.scale]\nmedian-of = 99\n",
+            ),
+            &[
+                "devices[0].field: required key is missing",
+                "devices[0].unit: \"W\" is a power unit but the device is configured as a scale",
+                "devices[0].scale.median-of: must be between 1 and 15, got 99",
+            ],
+        );
+        check(
+            &MINIMAL.replace(r#"format = "json""#, "format = \"esphome\""),
+            &[
+                "devices[0]: a \"esphome\" device needs [devices.scale] (weight) or [devices.washer] (power)",
+            ],
+        );
+        check(
+            &MINIMAL.replace(r#"format = "json""#, "format = \"json\"\nchannel = 1"),
+            &["devices[0].channel: only for adapter formats"],
+        );
+        check(
+            &MINIMAL.replace(r#"format = "json""#, "format = \"zigbee\""),
+            &[
+                "devices[0].format: unknown format \"zigbee\"; expected one of \"json\", \"cbor\", \"zigbee2mqtt\"",
             ],
         );
     }

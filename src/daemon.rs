@@ -622,6 +622,18 @@ impl Writer {
                 tracing::error!(error = %e, "retention: compaction failed; retried on the next tick")
             }
         }
+        match self.engine.tick_devices(&mut self.store, now) {
+            Ok(items) if !items.is_empty() => {
+                tracing::info!(
+                    ?items,
+                    "devices: time-confirmed observations (washer cycles)"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "devices: tick failed; retried on the next tick")
+            }
+        }
         if let Err(e) = self.engine.decide(&mut self.store, None, now) {
             tracing::error!(error = %e, "decision pass failed; retried on the next tick");
         }

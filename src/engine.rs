@@ -4,12 +4,13 @@
 //! transaction per batch. It does no network IO: the daemon acks after the
 //! commit and the relay publishes the outbox.
 
+use crate::adapters;
 use crate::approval::{self, ApprovalRequest, ReplyClaims};
 use crate::config::{Config, Device, Item};
 use crate::control;
 use crate::core::forecast::{self, Measure};
 use crate::core::rules::{self, Verdict};
-use crate::core::{DAY, Observation, ObservationKind};
+use crate::core::{DAY, Observation, ObservationKind, signals};
 use crate::intent::{self, AckStatus, CancelReason, Cancellation, Evidence, Intent};
 use crate::keys::{self, SigningKey};
 use crate::ledger::{self, Verdict as Logged};
@@ -161,7 +162,7 @@ impl Engine {
             .config
             .devices
             .iter()
-            .map(|d| d.topic.clone())
+            .flat_map(Device::topics)
             .collect();
         topics.push(self.topics.replies_filter.clone());
         topics.push(self.topics.control.clone());
@@ -185,6 +186,14 @@ impl Engine {
                     outcome.stored += 1;
                     if !outcome.touched.contains(&item) {
                         outcome.touched.push(item);
+                    }
+                }
+                Ok(Handled::Derived(items)) => {
+                    outcome.stored += 1;
+                    for item in items {
+                        if !outcome.touched.contains(&item) {
+                            outcome.touched.push(item);
+                        }
                     }
                 }
                 Ok(Handled::Duplicate) => outcome.duplicates += 1,
@@ -238,7 +247,10 @@ impl Engine {
                 ),
             )));
         }
-        if let Some(device) = self.config.devices.iter().find(|d| d.topic == msg.topic) {
+        if let Some(device) = self.config.devices.iter().find(|d| d.listens_on(msg.topic)) {
+            if !device.format.is_native() {
+                return self.ingest_adapter(tx, device, msg, now);
+            }
             return self.ingest_event(tx, device, msg, now);
         }
         if let Some(intent_id) = self.topics.reply_intent(msg.topic) {
@@ -341,6 +353,188 @@ impl Engine {
             now,
         )?;
         Ok(Ok(Handled::Stored(item.id.clone())))
+    }
+
+    /// A foreign device's payload (`adapters`): decode, run the device's
+    /// state machines, save their state and store the derived observations,
+    /// all in the batch transaction. Raw signals (power, weight) are not
+    /// stored; only the item observations they yield.
+    fn ingest_adapter(
+        &self,
+        tx: &Tx<'_>,
+        device: &Device,
+        msg: &Inbound<'_>,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        let refuse = |e: adapters::AdapterError| {
+            Refusal::new(
+                "refused_events",
+                format!("device {:?} ({}): {e}", device.id, device.format.name()),
+            )
+        };
+        let reading = match adapters::decode(device, msg.topic, msg.payload) {
+            Ok(reading) => reading,
+            Err(e) => return Ok(Err(refuse(e))),
+        };
+        match adapters::check_needed(device, msg.topic, &reading) {
+            Ok(()) => {}
+            Err(adapters::AdapterError::NotNeeded { found }) => {
+                // Data minimisation: counted, acked, never stored.
+                tracing::debug!(device = %device.id, found, "payload not needed; dropped");
+                tx.bump("events_not_needed", 1)?;
+                return Ok(Ok(Handled::Done));
+            }
+            Err(e) => return Ok(Err(refuse(e))),
+        }
+        let mut state = self.device_state(tx, device)?;
+        let digest = adapters::payload_digest(msg.topic, msg.payload);
+        if state.last_payload.as_deref() == Some(digest.as_str()) {
+            // A redelivered (or repeated) payload changes no state.
+            return Ok(Ok(Handled::Duplicate));
+        }
+        let at = match reading.at {
+            Some(ts) if ts <= now + MAX_FUTURE_SKEW_SECS && ts >= now - MAX_EVENT_AGE_SECS => ts,
+            Some(ts) => {
+                tracing::warn!(device = %device.id, ts, now, "device clock looks wrong; using receive time");
+                tx.bump("device_clock_skew", 1)?;
+                now
+            }
+            None => now,
+        };
+        let applied = adapters::apply(device, &mut state, &reading, at);
+        state.last_payload = Some(digest);
+        self.save_device_state(tx, device, &state, now)?;
+        let items = self.store_derived(tx, device, &applied, now)?;
+        Ok(Ok(if items.is_empty() {
+            Handled::Done
+        } else {
+            Handled::Derived(items)
+        }))
+    }
+
+    fn device_state(&self, tx: &Tx<'_>, device: &Device) -> store::Result<adapters::DeviceState> {
+        Ok(tx
+            .read()
+            .device_state(&device.id)?
+            .and_then(|json| match serde_json::from_str(&json) {
+                Ok(state) => Some(state),
+                Err(e) => {
+                    // Only larder writes it; start the filters afresh.
+                    tracing::warn!(device = %device.id, error = %e, "unreadable device state; starting afresh");
+                    None
+                }
+            })
+            .unwrap_or_default())
+    }
+
+    fn save_device_state(
+        &self,
+        tx: &Tx<'_>,
+        device: &Device,
+        state: &adapters::DeviceState,
+        now: i64,
+    ) -> store::Result<()> {
+        let json = serde_json::to_string(state).expect("device state serializes to JSON");
+        tx.save_device_state(&device.id, &json, now)
+    }
+
+    /// Stores the observations an adapter derived (epoch 0, seq from the
+    /// observation's identity: a repeat stores nothing) and folds them into
+    /// their items; returns the items changed.
+    fn store_derived(
+        &self,
+        tx: &Tx<'_>,
+        device: &Device,
+        applied: &adapters::Applied,
+        now: i64,
+    ) -> store::Result<Vec<String>> {
+        for counter in &applied.counters {
+            tx.bump(counter, 1)?;
+        }
+        let mut items = Vec::new();
+        for derived in &applied.derived {
+            let Some(item) = self.config.item_for_slot(&device.id, derived.slot) else {
+                tracing::debug!(device = %device.id, slot = derived.slot, "no item on this slot; observation dropped");
+                tx.bump("observations_unassigned", 1)?;
+                continue;
+            };
+            let mut amount = derived.amount;
+            if derived.slot == signals::SLOT_IDOS1 || derived.slot == signals::SLOT_IDOS2 {
+                // i-Dos "fill level poor": the tank is at its low level,
+                // unless larder already knows it is lower.
+                amount = item.min_level.unwrap_or(0.0);
+                let known = tx.read().item_state(&item.id)?.and_then(|s| s.level);
+                if known.is_some_and(|level| level <= amount) {
+                    continue;
+                }
+            }
+            let kind = match derived.kind {
+                ObservationKind::Level => EventKind::Level,
+                ObservationKind::Consumed => EventKind::Consumed,
+                ObservationKind::Added => EventKind::Added,
+                ObservationKind::Removed => EventKind::Removed,
+            };
+            let inserted = tx.insert_observation(&NewObservation {
+                device: &device.id,
+                epoch: 0,
+                seq: adapters::derived_seq(derived.slot, derived.kind, derived.at),
+                item: &item.id,
+                kind: kind.as_str(),
+                amount,
+                observed_at: derived.at,
+                received_at: now,
+            })?;
+            if inserted == Inserted::Duplicate {
+                tx.bump("duplicates", 1)?;
+                continue;
+            }
+            self.observe(
+                tx,
+                item,
+                &Observation {
+                    at: derived.at,
+                    kind: derived.kind,
+                    amount,
+                },
+                now,
+            )?;
+            if !items.contains(&item.id) {
+                items.push(item.id.clone());
+            }
+        }
+        Ok(items)
+    }
+
+    /// Confirms time-based device transitions at `now` (a washer whose
+    /// power stayed below the stop threshold for the stop hold ends its
+    /// cycle without a new message). The writer calls this on every tick;
+    /// returns the items changed.
+    pub fn tick_devices(&self, store: &mut Store, now: i64) -> store::Result<Vec<String>> {
+        let waiting: Vec<&Device> = self
+            .config
+            .devices
+            .iter()
+            .filter(|d| d.washer.is_some() && !d.format.is_native())
+            .collect();
+        if waiting.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = store.transaction()?;
+        let mut touched = Vec::new();
+        for device in waiting {
+            let mut state = self.device_state(&tx, device)?;
+            let Some(applied) = adapters::tick(device, &mut state, now) else {
+                continue;
+            };
+            self.save_device_state(&tx, device, &state, now)?;
+            for item in self.store_derived(&tx, device, &applied, now)? {
+                if !touched.contains(&item) {
+                    touched.push(item);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(touched)
     }
 
     fn observe(&self, tx: &Tx<'_>, item: &Item, obs: &Observation, now: i64) -> store::Result<()> {
@@ -1427,6 +1621,8 @@ impl Engine {
 enum Handled {
     /// A new observation for this item.
     Stored(String),
+    /// An adapter device's payload yielded observations for these items.
+    Derived(Vec<String>),
     /// Already seen; ignored.
     Duplicate,
     /// Applied (reply, ack) with nothing for the forecaster.

@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the code map. In short: `core` decides (pure),
 //! everything else moves bytes (MQTT, SQLite, keys, clock).
 
+pub mod adapters;
 pub mod approval;
 pub mod bench;
 pub mod cli;

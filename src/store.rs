@@ -256,6 +256,16 @@ CREATE INDEX intents_state_created ON intents (state, created_at);
 CREATE INDEX intents_item_state_updated ON intents (item, state, updated_at);
 CREATE INDEX intents_item_state_created ON intents (item, state, created_at);
 "#,
+    // 7: per adapter device (Zigbee2MQTT, Tasmota, ...) the state of its
+    // signal processing (load-cell filter, washer cycle detector), saved in
+    // the transaction that acks the message. One small row per device.
+    r#"
+CREATE TABLE device_state (
+    device     TEXT PRIMARY KEY,
+    state      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Schema version that introduced sealed rows (see `MIGRATIONS`).
@@ -1357,6 +1367,18 @@ impl<'a> Reader<'a> {
                 r.get::<_, i64>(0)
             })
             .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    /// An adapter device's processing state (JSON), if any.
+    pub fn device_state(&self, device: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row_cached(
+                "SELECT state FROM device_state WHERE device = ?1",
+                [device],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(self.err())
     }
 
@@ -2463,6 +2485,8 @@ impl Tx<'_> {
         gone.intents = count("intents")?;
         gone.observations = count("observations")?;
         gone.days = count("observation_days")?;
+        // Adapter devices' filter state (scale readings, washer phase).
+        count("device_state")?;
         count("item_state")?;
         gone.key = count("item_keys")? > 0;
         gone.dead_letters = count("dead_letters")?;
@@ -2635,6 +2659,19 @@ impl Tx<'_> {
                 "INSERT INTO member_control (member, last_iat) VALUES (?1, ?2) \
                  ON CONFLICT (member) DO UPDATE SET last_iat = excluded.last_iat",
                 params![member, iat],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Saves an adapter device's processing state (JSON, see
+    /// `adapters::DeviceState`).
+    pub fn save_device_state(&self, device: &str, state: &str, now: i64) -> Result<()> {
+        self.tx
+            .execute_cached(
+                "INSERT INTO device_state (device, state, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (device) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                params![device, state, now],
             )
             .map_err(self.err())?;
         Ok(())

@@ -122,6 +122,13 @@ const ID_MAX_CHARS: usize = 64;
 /// one CBOR map (no trailing bytes, no tags, no duplicate keys) holding
 /// exactly the fields of its kind.
 pub fn decode_event(format: PayloadFormat, bytes: &[u8]) -> Result<DeviceEvent, WireError> {
+    if !format.is_native() {
+        // Foreign device payloads go through `crate::adapters` instead.
+        return Err(WireError::Decode {
+            format: format.name(),
+            detail: "not a native larder event format".to_owned(),
+        });
+    }
     if bytes.len() > MAX_EVENT_BYTES {
         return Err(WireError::TooLarge {
             size: bytes.len(),
@@ -229,7 +236,14 @@ pub fn decode_event(format: PayloadFormat, bytes: &[u8]) -> Result<DeviceEvent, 
 pub fn encode_event(format: PayloadFormat, event: &DeviceEvent) -> Vec<u8> {
     let washer = event.kind == EventKind::WasherCycle;
     match format {
-        PayloadFormat::Json => {
+        // Adapter formats have no native encoding; JSON is the fallback.
+        PayloadFormat::Json
+        | PayloadFormat::Zigbee2mqtt
+        | PayloadFormat::Tasmota
+        | PayloadFormat::Shelly
+        | PayloadFormat::Esphome
+        | PayloadFormat::Homeconnect
+        | PayloadFormat::JsonPath => {
             #[derive(serde::Serialize)]
             struct JsonEvent<'a> {
                 v: u8,
@@ -600,10 +614,7 @@ impl<'de> serde::Deserialize<'de> for TextKey {
 }
 
 fn format_name(format: PayloadFormat) -> &'static str {
-    match format {
-        PayloadFormat::Json => "json",
-        PayloadFormat::Cbor => "cbor",
-    }
+    format.name()
 }
 
 /// Decodes one JSON object or one CBOR map into a `FieldMap` (no size check:
@@ -614,7 +625,13 @@ pub(crate) fn decode_field_map(format: PayloadFormat, bytes: &[u8]) -> Result<Fi
         detail,
     };
     match format {
-        PayloadFormat::Json => {
+        PayloadFormat::Json
+        | PayloadFormat::Zigbee2mqtt
+        | PayloadFormat::Tasmota
+        | PayloadFormat::Shelly
+        | PayloadFormat::Esphome
+        | PayloadFormat::Homeconnect
+        | PayloadFormat::JsonPath => {
             let mut de = serde_json::Deserializer::from_slice(bytes);
             let map =
                 serde::Deserialize::deserialize(&mut de).map_err(|e| decode(e.to_string()))?;

@@ -9,6 +9,7 @@ mod broker_security;
 mod cli;
 mod consent;
 mod demo;
+mod devices;
 mod end_to_end;
 #[cfg(feature = "failpoints")]
 mod failpoints;

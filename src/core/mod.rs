@@ -6,6 +6,7 @@
 
 pub mod forecast;
 pub mod rules;
+pub mod signals;
 
 /// Seconds in a day; all timestamps in the core are Unix seconds (UTC).
 pub const DAY: i64 = 86_400;

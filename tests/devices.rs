@@ -1,0 +1,424 @@
+//! Real device payloads through a real mosquitto into the real daemon (in
+//! process, on a manual clock): every ecosystem's fixture published with a
+//! real client on its device topic, the resulting observations checked in
+//! the store; a wash programme's power trace published as Zigbee2MQTT
+//! messages yields exactly one dose; a redelivered cycle end or programme
+//! finished consumes nothing twice; malformed and field-missing payloads
+//! are dead-lettered with the reason and the daemon keeps going.
+
+use crate::support::{Broker, Publisher, TempDir, mosquitto_pub, wait_for, wait_online};
+use larder::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// 2026-03-02T10:00:00Z.
+const T0: i64 = 1_772_445_600;
+const HUB: &str = "devhub";
+const PLUG: &str = "zigbee2mqtt/Washer plug";
+const SCALE: &str = "tele/fridge-scale/SENSOR";
+const SHELLY: &str = "shellyplus1pm-a8032ab12c34";
+const ESPHOME: &str = "pantry/sensor/rice_weight/state";
+const HOMECONNECT: &str = "homeconnect/washer";
+const SHELF: &str = "pantry/shelf2";
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/data/devices/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+fn item(id: &str, unit: &str, device: &str, slot: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[items]]
+id = "{id}"
+name = "{id}"
+unit = "{unit}"
+package-size = 1000
+product = "sku-{id}"
+price = 3.0
+category = "food"
+device = "{device}"
+slot = "{slot}"
+noise = 5
+{extra}
+"#
+    )
+}
+
+fn write_config(dir: &TempDir, broker: &Broker) -> std::path::PathBuf {
+    let member = larder::keys::to_hex(&larder::keys::SigningKey::generate().public_key());
+    let items = [
+        item("milk", "ml", "fridge-scale", "weight", ""),
+        item(
+            "detergent",
+            "ml",
+            "washer-plug",
+            "cycle",
+            "measure = \"consumption\"",
+        ),
+        item(
+            "softener",
+            "ml",
+            "shelly-washer",
+            "cycle",
+            "measure = \"consumption\"",
+        ),
+        item("rice", "g", "rice-scale", "weight", ""),
+        item(
+            "tabs",
+            "pcs",
+            "hc-washer",
+            "cycle",
+            "measure = \"consumption\"",
+        ),
+        item(
+            "idos-detergent",
+            "ml",
+            "hc-washer",
+            "idos1",
+            "min-level = 100",
+        ),
+        item("flour", "g", "shelf", "weight", ""),
+    ]
+    .concat();
+    let text = format!(
+        r#"
+[hub]
+id = "{HUB}"
+state-dir = "{state}"
+timezone = "UTC"
+
+[mqtt]
+url = "{url}"
+client-id = "larder-{HUB}"
+
+[[devices]]
+id = "fridge-scale"
+topic = "{SCALE}"
+format = "tasmota"
+[devices.scale]
+tare-kg = 0.1
+units-per-kg = 1000
+median-of = 1
+
+[[devices]]
+id = "washer-plug"
+topic = "{PLUG}"
+format = "zigbee2mqtt"
+[devices.washer]
+dose = 75
+
+[[devices]]
+id = "shelly-washer"
+topic = "{SHELLY}"
+format = "shelly"
+[devices.washer]
+dose = 40
+
+[[devices]]
+id = "rice-scale"
+topic = "{ESPHOME}"
+format = "esphome"
+unit = "g"
+[devices.scale]
+units-per-kg = 1000
+median-of = 1
+
+[[devices]]
+id = "hc-washer"
+topic = "{HOMECONNECT}"
+format = "homeconnect"
+[devices.washer]
+dose = 1
+
+[[devices]]
+id = "shelf"
+topic = "{SHELF}"
+format = "json-path"
+field = "sensors.shelf.0.grams"
+unit = "g"
+[devices.scale]
+units-per-kg = 1000
+median-of = 1
+{items}
+[[members]]
+name = "alex"
+public-key = "{member}"
+
+[rules]
+currency = "EUR"
+auto-approve-up-to = 0
+default-category = "ask"
+"#,
+        state = dir.join("state").display(),
+        url = broker.url(),
+    );
+    let path = dir.join("larder.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+fn observations(db: &Store, item: &str) -> Vec<(String, f64, i64)> {
+    let mut rows: Vec<_> = db
+        .read()
+        .recent_observations(item, 100)
+        .expect("observations")
+        .into_iter()
+        .map(|o| (o.kind, (o.amount * 1000.0).round() / 1000.0, o.observed_at))
+        .collect();
+    rows.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
+    rows
+}
+
+/// Publishes with the real client and waits until the daemon committed it.
+async fn publish(
+    publisher: &mut Option<Publisher>,
+    running: &larder::daemon::Running,
+    topic: &str,
+    payload: Vec<u8>,
+) {
+    let before = running.processed();
+    let mut p = publisher.take().expect("publisher");
+    let topic_owned = topic.to_owned();
+    let p = tokio::task::spawn_blocking(move || {
+        assert!(p.publish(&topic_owned, payload, false), "PUBACK");
+        p
+    })
+    .await
+    .expect("publish");
+    *publisher = Some(p);
+    wait_for(Duration::from_secs(20), "the message processed", || {
+        running.processed() > before
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_ecosystems_payloads_become_observations_and_a_wash_trace_one_dose() {
+    let broker = Broker::start();
+    let dir = TempDir::new("devices");
+    let path = write_config(&dir, &broker);
+    let config = larder::config::Config::load(&path).expect("config");
+    let clock = Arc::new(larder::clock::ManualClock::new(T0));
+    let running = larder::daemon::start(
+        config,
+        clock.clone(),
+        larder::daemon::Options {
+            tick_every: None,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("daemon");
+    let port = broker.port;
+    tokio::task::spawn_blocking(move || wait_online(port, HUB))
+        .await
+        .expect("online");
+    let db = Store::open_readonly(running.database()).expect("db");
+    let mut publisher = Some(
+        tokio::task::spawn_blocking(move || Publisher::connect(port))
+            .await
+            .expect("publisher"),
+    );
+
+    // Tasmota HX711: 1.236 kg gross, 0.1 kg tare → 1136 ml of milk.
+    publish(&mut publisher, &running, SCALE, data("tasmota-hx711.json")).await;
+    assert_eq!(
+        observations(&db, "milk"),
+        vec![("level".into(), 1136.0, T0)]
+    );
+    // ESPHome plain text in grams; the generic JSON path in grams.
+    publish(
+        &mut publisher,
+        &running,
+        ESPHOME,
+        data("esphome-weight.txt"),
+    )
+    .await;
+    assert_eq!(observations(&db, "rice"), vec![("level".into(), 812.5, T0)]);
+    publish(&mut publisher, &running, SHELF, data("generic-scale.json")).await;
+    assert_eq!(
+        observations(&db, "flour"),
+        vec![("level".into(), 1500.0, T0)]
+    );
+    // A restock on the scale: an `added` and the new level.
+    clock.set(T0 + 600);
+    publish(
+        &mut publisher,
+        &running,
+        SCALE,
+        br#"{"Time":"2026-03-02T11:15:00","HX711":{"Weight":2.236,"WeightRaw":745678}}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        observations(&db, "milk")[1..],
+        [
+            ("added".into(), 1000.0, T0 + 600),
+            ("level".into(), 2136.0, T0 + 600)
+        ]
+    );
+
+    // Home Connect: i-Dos 1 fill level poor → the item's min-level; a
+    // programme finished → one dose, also when the broker redelivers it
+    // (published again: same payload, same identity).
+    // (Its 2025 timestamp is over 30 days old: larder uses the receive time.)
+    publish(
+        &mut publisher,
+        &running,
+        HOMECONNECT,
+        data("homeconnect-sse-idos1-poor.json"),
+    )
+    .await;
+    assert_eq!(
+        observations(&db, "idos-detergent")
+            .iter()
+            .map(|o| (o.0.as_str(), o.1))
+            .collect::<Vec<_>>(),
+        vec![("level", 100.0)]
+    );
+    clock.set(1_772_452_800 + 60);
+    for _ in 0..2 {
+        publish(
+            &mut publisher,
+            &running,
+            HOMECONNECT,
+            data("homeconnect-sse-program-finished.json"),
+        )
+        .await;
+    }
+    assert_eq!(
+        observations(&db, "tabs"),
+        vec![("consumed".into(), 1.0, 1_772_452_800)]
+    );
+
+    // Shelly: the status topic and a NotifyStatus delta both reach the
+    // device; a delta without power is not needed (counted, not stored).
+    let not_needed = db.read().counter("events_not_needed").expect("counter");
+    publish(
+        &mut publisher,
+        &running,
+        &format!("{SHELLY}/status/switch:0"),
+        data("shelly-status-switch0.json"),
+    )
+    .await;
+    publish(
+        &mut publisher,
+        &running,
+        &format!("{SHELLY}/events/rpc"),
+        data("shelly-notifystatus-energy.json"),
+    )
+    .await;
+    assert_eq!(
+        db.read().counter("events_not_needed").expect("counter"),
+        not_needed + 1
+    );
+    let shelly_state = db
+        .read()
+        .device_state("shelly-washer")
+        .expect("state")
+        .expect("a row");
+    assert!(shelly_state.contains("starting"), "{shelly_state}");
+
+    // A Zigbee2MQTT plug under a washer running a quick 30 programme: one
+    // message per reading (reported on change), the daemon's tick every
+    // simulated minute, then quiet.
+    let trace = data("trace-quick30.csv");
+    let start = T0 + 2 * 86_400;
+    let mut ticked = start;
+    let mut last = Vec::new();
+    for line in String::from_utf8(trace).expect("utf-8").lines() {
+        let Some((secs, watts)) = line.split_once(',') else {
+            continue;
+        };
+        let Ok(secs) = secs.parse::<i64>() else {
+            continue;
+        };
+        let at = start + secs;
+        while ticked + 60 < at {
+            ticked += 60;
+            clock.set(ticked);
+            running.tick().await.expect("tick");
+        }
+        clock.set(at);
+        last = format!(
+            r#"{{"child_lock":"UNLOCK","current":{current:.2},"energy":13.{secs},"linkquality":102,"power":{watts},"power_outage_memory":"restore","state":"ON","voltage":231}}"#,
+            current = watts.parse::<f64>().expect("watts") / 231.0,
+        )
+        .into_bytes();
+        publish(&mut publisher, &running, PLUG, last.clone()).await;
+    }
+    for _ in 0..20 {
+        ticked += 60;
+        clock.set(ticked);
+        running.tick().await.expect("tick");
+    }
+    let doses = observations(&db, "detergent");
+    assert_eq!(
+        doses,
+        vec![("consumed".into(), 75.0, start + 1980)],
+        "one cycle, dated at its end"
+    );
+    // The broker redelivers the last (cycle-ending) payload: nothing more.
+    publish(&mut publisher, &running, PLUG, last).await;
+    running.tick().await.expect("tick");
+    assert_eq!(observations(&db, "detergent"), doses);
+    // Raw power readings are never stored: only derived observations are.
+    let stored = db.read().observation_count().expect("count");
+    assert_eq!(stored, 1 + 1 + 1 + 2 + 1 + 1 + 1, "observations stored");
+
+    // Malformed and field-missing payloads: dead-lettered with the reason;
+    // the daemon keeps going (mosquitto's own client this time).
+    tokio::task::spawn_blocking(move || {
+        mosquitto_pub(port, PLUG, br#"{"power":"lots","state":"ON"}"#);
+        mosquitto_pub(port, PLUG, &data("z2m-contact.json"));
+        mosquitto_pub(port, SCALE, b"{\"HX711\":");
+    })
+    .await
+    .expect("mosquitto_pub");
+    wait_for(Duration::from_secs(20), "three dead letters", || {
+        db.read().dead_letters(10).map_or(0, |d| d.len()) >= 3
+    })
+    .await;
+    let reasons: Vec<String> = db
+        .read()
+        .dead_letters(10)
+        .expect("dead letters")
+        .into_iter()
+        .map(|d| format!("{}: {}", d.topic, d.reason))
+        .collect();
+    let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
+    assert!(
+        has(
+            "zigbee2mqtt/Washer plug: device \"washer-plug\" (zigbee2mqtt): invalid field `power`: expected a number, got a string"
+        ),
+        "{reasons:#?}"
+    );
+    assert!(
+        has(
+            "device \"washer-plug\" (zigbee2mqtt): zigbee2mqtt payload has no `power` field (needed: [devices.washer])"
+        ),
+        "{reasons:#?}"
+    );
+    assert!(
+        has(
+            "tele/fridge-scale/SENSOR: device \"fridge-scale\" (tasmota): cannot decode tasmota payload"
+        ),
+        "{reasons:#?}"
+    );
+    clock.set(ticked + 600);
+    publish(&mut publisher, &running, SCALE, data("tasmota-hx711.json")).await;
+    assert_eq!(
+        observations(&db, "milk").last().map(|o| o.1),
+        Some(1136.0),
+        "still ingesting after refusals"
+    );
+    // The publisher owns a runtime: drop it off the async context.
+    let publisher = publisher.take();
+    tokio::task::spawn_blocking(move || drop(publisher))
+        .await
+        .expect("drop publisher");
+    running.stop().await.expect("stop");
+}
