@@ -890,5 +890,7 @@ impl Publisher {
     }
 }
 
+pub mod schema;
+
 #[cfg(test)]
 mod tests;
