@@ -426,9 +426,16 @@ fn larder_discovery_prints_every_message_and_each_passes_the_schema() {
         3 * config.items.len() + 2
     );
     // Off: says so, prints no message.
-    let mut text = std::fs::read_to_string(&broker_less).expect("read");
-    text.push_str("\n[homeassistant]\nenabled = false\n");
-    std::fs::write(&broker_less, text).expect("write");
+    let text = std::fs::read_to_string(&broker_less).expect("read");
+    let off = text.replace(
+        "[homeassistant]\nenabled = true",
+        "[homeassistant]\nenabled = false",
+    );
+    assert_ne!(
+        off, text,
+        "the example config has [homeassistant] enabled = true"
+    );
+    std::fs::write(&broker_less, off).expect("write");
     let out = Command::new(LARDER)
         .args(["discovery", "--config"])
         .arg(&broker_less)
