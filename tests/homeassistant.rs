@@ -427,10 +427,7 @@ fn larder_discovery_prints_every_message_and_each_passes_the_schema() {
     );
     // Off: says so, prints no message.
     let text = std::fs::read_to_string(&broker_less).expect("read");
-    let off = text.replace(
-        "[homeassistant]\nenabled = true",
-        "[homeassistant]\nenabled = false",
-    );
+    let off = text.replace("\nenabled = true\n", "\nenabled = false\n");
     assert_ne!(
         off, text,
         "the example config has [homeassistant] enabled = true"
