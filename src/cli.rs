@@ -190,6 +190,9 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
+    /// Print every Home Assistant discovery message (topic, then the JSON
+    /// payload) larder would publish for the configuration; needs no broker.
+    Discovery,
     /// The tamper-evident ledger of every message sent and every decision.
     Ledger {
         /// What to do with the ledger.
@@ -422,7 +425,33 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             ledger(&open_database(&config)?, action)
         }
         Command::Bench(options) => crate::bench::run(&options),
+        Command::Discovery => {
+            print!("{}", discovery(&load_config(&cli.config)?));
+            Ok(())
+        }
     }
+}
+
+/// `larder discovery`: each discovery message as `topic (retained)` then
+/// its payload as indented JSON, separated by blank lines.
+fn discovery(config: &Config) -> String {
+    let messages = crate::homeassistant::discovery_messages(config);
+    if messages.is_empty() {
+        return "# Home Assistant discovery is off ([homeassistant] enabled = false): nothing is published\n".into();
+    }
+    let mut out = String::new();
+    for message in messages {
+        let pretty = serde_json::from_slice::<serde_json::Value>(&message.payload)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| String::from_utf8_lossy(&message.payload).into_owned());
+        let retained = if message.retain { " (retained)" } else { "" };
+        out.push_str(&format!("{}{retained}\n{pretty}\n\n", message.topic));
+    }
+    if config.homeassistant.trusted_approvals {
+        out.push_str("# trusted-approvals: an approve and a deny button are added per pending request while it is pending\n");
+    }
+    out
 }
 
 /// Opens the configured database read-only, or says why there is none.

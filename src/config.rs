@@ -43,6 +43,55 @@ pub struct Config {
     pub approvals: Approvals,
     /// How long raw data is kept.
     pub retention: Retention,
+    /// Home Assistant MQTT discovery and trusted approvals (`[homeassistant]`).
+    pub homeassistant: HomeAssistant,
+}
+
+/// Default of `homeassistant.discovery-prefix` (Home Assistant's own default).
+pub const DEFAULT_HA_DISCOVERY_PREFIX: &str = "homeassistant";
+
+/// Default of `homeassistant.status-topic` (Home Assistant's birth/will topic).
+pub const DEFAULT_HA_STATUS_TOPIC: &str = "homeassistant/status";
+
+/// Default of `homeassistant.approver`.
+pub const DEFAULT_HA_APPROVER: &str = "home-assistant";
+
+/// Default of `homeassistant.birth-delay-max-ms`.
+pub const DEFAULT_HA_BIRTH_DELAY_MAX_MS: u64 = 3000;
+
+/// Home Assistant integration (`[homeassistant]`): MQTT discovery on the
+/// local broker, and optionally approve/deny buttons whose presses count
+/// as one approver (see `docs/homeassistant.md` for the trust trade-off).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HomeAssistant {
+    /// Publish discovery and state (default true: local only, harmless).
+    pub enabled: bool,
+    /// Home Assistant's discovery prefix.
+    pub discovery_prefix: String,
+    /// Home Assistant's birth/will topic; `online` there re-publishes discovery.
+    pub status_topic: String,
+    /// Whether approve/deny buttons exist and their presses count
+    /// (default false: anyone who may publish on the button topics at the
+    /// broker could approve).
+    pub trusted_approvals: bool,
+    /// The name a button press is recorded under (one approval per intent).
+    pub approver: String,
+    /// Upper bound of the random delay before re-publishing after Home
+    /// Assistant's `online`, in milliseconds.
+    pub birth_delay_max_ms: u64,
+}
+
+impl Default for HomeAssistant {
+    fn default() -> HomeAssistant {
+        HomeAssistant {
+            enabled: true,
+            discovery_prefix: DEFAULT_HA_DISCOVERY_PREFIX.into(),
+            status_topic: DEFAULT_HA_STATUS_TOPIC.into(),
+            trusted_approvals: false,
+            approver: DEFAULT_HA_APPROVER.into(),
+            birth_delay_max_ms: DEFAULT_HA_BIRTH_DELAY_MAX_MS,
+        }
+    }
 }
 
 /// Default of `retention.raw-days`.
@@ -595,6 +644,18 @@ mod raw {
         pub members: Vec<Member>,
         pub rules: Rules,
         pub retention: Retention,
+        pub homeassistant: HomeAssistant,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(rename_all = "kebab-case", default)]
+    pub(super) struct HomeAssistant {
+        pub enabled: Option<bool>,
+        pub discovery_prefix: Option<String>,
+        pub status_topic: Option<String>,
+        pub trusted_approvals: Option<bool>,
+        pub approver: Option<String>,
+        pub birth_delay_max_ms: Option<i64>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -885,6 +946,7 @@ impl Check {
                 1..=36500,
             ) as u32,
         };
+        let homeassistant = self.homeassistant(raw.homeassistant, &members);
         Config {
             hub,
             mqtt,
@@ -895,6 +957,60 @@ impl Check {
             rules,
             approvals,
             retention,
+            homeassistant,
+        }
+    }
+
+    /// `[homeassistant]`: defaults, topic and id checks; the approver must
+    /// not be a member's name (a press would take that member's one vote).
+    fn homeassistant(&mut self, raw: raw::HomeAssistant, members: &[Member]) -> HomeAssistant {
+        let defaults = HomeAssistant::default();
+        let mut prefix = |key: &str, value: Option<String>, default: String| match value {
+            None => default,
+            Some(v) => {
+                if let Err(message) = check_topic(&v) {
+                    self.problem(key, message);
+                } else if v.starts_with('/') || v.ends_with('/') {
+                    self.problem(key, format_args!("{v:?} must not start or end with '/'"));
+                }
+                v
+            }
+        };
+        let discovery_prefix = prefix(
+            "homeassistant.discovery-prefix",
+            raw.discovery_prefix,
+            defaults.discovery_prefix,
+        );
+        let status_topic = prefix(
+            "homeassistant.status-topic",
+            raw.status_topic,
+            defaults.status_topic,
+        );
+        let approver = match raw.approver {
+            None => defaults.approver,
+            Some(name) => self.ident("homeassistant.approver", Some(name), 64),
+        };
+        if members.iter().any(|m| m.name == approver) {
+            self.problem(
+                "homeassistant.approver",
+                format_args!(
+                    "{approver:?} is also a member's name; Home Assistant presses need a name of their own"
+                ),
+            );
+        }
+        let birth_delay_max_ms = self.integer(
+            "homeassistant.birth-delay-max-ms",
+            raw.birth_delay_max_ms,
+            DEFAULT_HA_BIRTH_DELAY_MAX_MS as i64,
+            0..=60_000,
+        ) as u64;
+        HomeAssistant {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            discovery_prefix,
+            status_topic,
+            trusted_approvals: raw.trusted_approvals.unwrap_or(defaults.trusted_approvals),
+            approver,
+            birth_delay_max_ms,
         }
     }
 

@@ -88,6 +88,8 @@ pub struct Running {
     writer: JoinHandle<anyhow::Result<()>>,
     ingest_client: AsyncClient,
     outbound_client: AsyncClient,
+    /// The Home Assistant publisher's connection (`ha_link`).
+    ha_client: AsyncClient,
     status_topic: String,
     tasks: Vec<JoinHandle<()>>,
     acker: JoinHandle<()>,
@@ -142,6 +144,7 @@ impl Running {
             .await;
         let _ = self.ingest_client.disconnect().await;
         let _ = self.outbound_client.disconnect().await;
+        let _ = self.ha_client.disconnect().await;
         // Give the pollers a moment to flush acks, the status and DISCONNECT.
         let flush = async {
             for task in self.tasks {
@@ -251,6 +254,17 @@ pub async fn start(
         shutdown_rx.clone(),
     )));
 
+    // Home Assistant discovery and state: the writer hands snapshots to a
+    // publisher on its own connection (local broker only, no outbox).
+    let (ha_feed, ha_snapshots) = if config.homeassistant.enabled {
+        let (feed, snapshots) = crate::ha_link::SnapshotFeed::new(&store);
+        (Some(feed), Some(snapshots))
+    } else {
+        (None, None)
+    };
+    let (ha_client, ha_task) = crate::ha_link::start(&config, ha_snapshots, shutdown_rx.clone())?;
+    tasks.push(ha_task);
+
     let (commands, commands_rx) = mpsc::channel(1024);
     let processed = Arc::new(AtomicU64::new(0));
     let stopping = Arc::new(AtomicBool::new(false));
@@ -276,6 +290,7 @@ pub async fn start(
                 decide_per_batch: options.decide_per_batch,
                 scrub_pending: false,
                 undecided: Undecided::default(),
+                ha: ha_feed,
             }
             .run(commands_rx)
         })
@@ -322,6 +337,7 @@ pub async fn start(
         writer,
         ingest_client,
         outbound_client,
+        ha_client,
         status_topic: topics.status,
         tasks,
         acker,
@@ -426,6 +442,8 @@ struct Writer {
     /// A forget committed but its scrub has not succeeded yet.
     scrub_pending: bool,
     undecided: Undecided,
+    /// Snapshots for the Home Assistant publisher (`None` when disabled).
+    ha: Option<crate::ha_link::SnapshotFeed>,
 }
 
 /// Committed and acked messages whose items are not decided yet.
@@ -477,6 +495,7 @@ impl Writer {
                         // intent id makes the repeat harmless upstream.
                         tracing::error!(error = %e, outbox = id, "cannot record publish");
                     }
+                    self.refresh_home_assistant();
                     let _ = done.send(());
                 }
                 Command::Stop => break,
@@ -519,8 +538,19 @@ impl Writer {
             }
             self.relay_wake.notify_one();
         }
+        if undecided.messages > 0 {
+            self.refresh_home_assistant();
+        }
         self.processed
             .fetch_add(undecided.messages, Ordering::SeqCst);
+    }
+
+    /// Hands the Home Assistant publisher a fresh snapshot (reads only;
+    /// never waits on the network).
+    fn refresh_home_assistant(&mut self) {
+        if let Some(feed) = &mut self.ha {
+            feed.refresh(self.engine.config(), &self.store, self.clock.now());
+        }
     }
 
     /// Commits a batch, retrying with backoff while the database refuses
@@ -637,6 +667,7 @@ impl Writer {
         if let Err(e) = self.engine.decide(&mut self.store, None, now) {
             tracing::error!(error = %e, "decision pass failed; retried on the next tick");
         }
+        self.refresh_home_assistant();
         self.relay_wake.notify_one();
     }
 

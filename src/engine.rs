@@ -11,6 +11,8 @@ use crate::control;
 use crate::core::forecast::{self, Measure};
 use crate::core::rules::{self, Verdict};
 use crate::core::{DAY, Observation, ObservationKind, signals};
+
+use crate::homeassistant::{HaTopics, PRESS_PAYLOAD, Press};
 use crate::intent::{self, AckStatus, CancelReason, Cancellation, Evidence, Intent};
 use crate::keys::{self, SigningKey};
 use crate::ledger::{self, Verdict as Logged};
@@ -131,6 +133,8 @@ pub struct Engine {
     hub_key: SigningKey,
     topics: Topics,
     tz: jiff::tz::TimeZone,
+    /// Home Assistant button topics (`[homeassistant]`).
+    ha_topics: HaTopics,
 }
 
 impl Engine {
@@ -138,11 +142,13 @@ impl Engine {
     pub fn new(config: Config, hub_key: SigningKey) -> Engine {
         let tz = config.hub.time_zone();
         let topics = Topics::new(&config);
+        let ha_topics = HaTopics::new(&config);
         Engine {
             config,
             hub_key,
             topics,
             tz,
+            ha_topics,
         }
     }
 
@@ -167,6 +173,11 @@ impl Engine {
         topics.push(self.topics.replies_filter.clone());
         topics.push(self.topics.control.clone());
         topics.push(self.topics.upstream_acks.clone());
+        if self.config.homeassistant.enabled {
+            // Subscribed even without trusted approvals, so a press there is
+            // refused with a dead letter that says why.
+            topics.extend(self.ha_topics.press_filters());
+        }
         topics
     }
 
@@ -261,6 +272,11 @@ impl Engine {
         }
         if msg.topic == self.topics.control {
             return self.apply_control(tx, msg, now);
+        }
+        if self.config.homeassistant.enabled {
+            if let Some((press, intent_id)) = self.ha_topics.parse_press(msg.topic) {
+                return self.apply_ha_press(tx, press, intent_id, msg, now);
+            }
         }
         Ok(Err(Refusal::new(
             "refused_topic",
@@ -712,47 +728,136 @@ impl Engine {
                 ));
             }
         }
-        let verdict = match claims.verdict {
+        let answer = Answer {
+            member: &claims.member,
+            by: format!("member:{}", claims.member),
+            verdict: claims.verdict,
+            envelope: msg.payload,
+            counter: "refused_replies",
+        };
+        self.accept_answer(tx, &intent, &answer, now)
+    }
+
+    /// A Home Assistant approve/deny button press (`homeassistant.trusted-approvals`):
+    /// counts as one reply by `homeassistant.approver`, under the same
+    /// checks as a member's reply except the signature and nonce (the
+    /// broker's ACL is the only guard; `docs/homeassistant.md`).
+    fn apply_ha_press(
+        &self,
+        tx: &Tx<'_>,
+        press: Press,
+        intent_id: &str,
+        msg: &Inbound<'_>,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        let refuse = |reason: String| Ok(Err(Refusal::new("refused_ha_presses", reason)));
+        let ha = &self.config.homeassistant;
+        if !ha.trusted_approvals {
+            return refuse(format!(
+                "Home Assistant {} press for intent {intent_id} refused: trusted approvals are off (homeassistant.trusted-approvals = false)",
+                press.as_str()
+            ));
+        }
+        if msg.retain {
+            return refuse("retained button presses are refused (a press must be fresh)".into());
+        }
+        if msg.payload != PRESS_PAYLOAD.as_bytes() {
+            return refuse(format!(
+                "button press payload must be {PRESS_PAYLOAD:?}, got {} bytes",
+                msg.payload.len()
+            ));
+        }
+        let Some(intent) = tx.read().intent(intent_id)? else {
+            return refuse(format!("press for unknown intent {intent_id}"));
+        };
+        if intent.state != IntentState::AwaitingApproval {
+            return refuse(format!(
+                "intent {} is {}, not awaiting approval (late or repeated press by {})",
+                intent.id,
+                intent.state.as_str(),
+                ha.approver
+            ));
+        }
+        if let Some(expires_at) = intent.expires_at {
+            if now > expires_at {
+                return refuse(format!(
+                    "request for intent {} expired at {expires_at}; press by {} is too late",
+                    intent.id, ha.approver
+                ));
+            }
+        }
+        let verdict = match press {
+            Press::Approve => approval::Verdict::Approve,
+            Press::Deny => approval::Verdict::Deny,
+        };
+        // What is kept as the "envelope": the press as received, so the
+        // approvals table and the ledger digest say where it came from.
+        let envelope = serde_json::to_vec(&serde_json::json!({
+            "via": "home-assistant",
+            "approver": ha.approver,
+            "topic": msg.topic,
+            "payload": PRESS_PAYLOAD,
+            "intent": intent.id,
+            "verdict": press.as_str(),
+            "received_at": now,
+        }))
+        .unwrap_or_default();
+        let answer = Answer {
+            member: &ha.approver,
+            by: format!("ha:{}", ha.approver),
+            verdict,
+            envelope: &envelope,
+            counter: "refused_ha_presses",
+        };
+        self.accept_answer(tx, &intent, &answer, now)
+    }
+
+    /// Records an accepted answer to a pending intent (one per approver:
+    /// `UNIQUE (intent_id, member)`), logs it, and applies it: a denial
+    /// denies; an approval approves once the quorum is reached.
+    fn accept_answer(
+        &self,
+        tx: &Tx<'_>,
+        intent: &IntentRow,
+        answer: &Answer<'_>,
+        now: i64,
+    ) -> store::Result<Result<Handled, Refusal>> {
+        let verdict = match answer.verdict {
             approval::Verdict::Approve => "approve",
             approval::Verdict::Deny => "deny",
         };
         let recorded = tx.record_approval(&ApprovalRow {
             intent_id: intent.id.clone(),
-            member: claims.member.clone(),
+            member: answer.member.to_owned(),
             verdict: verdict.into(),
-            digest: approval::reply_digest(msg.payload).to_vec(),
-            envelope: msg.payload.to_vec(),
+            digest: approval::reply_digest(answer.envelope).to_vec(),
+            envelope: answer.envelope.to_vec(),
             received_at: now,
         })?;
         if !recorded {
-            return refuse(format!(
-                "replayed reply: {} already answered intent {}",
-                claims.member, intent.id
-            ));
+            return Ok(Err(Refusal::new(
+                answer.counter,
+                format!(
+                    "replayed reply: {} already answered intent {}",
+                    answer.member, intent.id
+                ),
+            )));
         }
-        let reply_digest = keys::to_hex(&approval::reply_digest(msg.payload));
-        let by = format!("member:{}", claims.member);
-        let logged = match claims.verdict {
+        let reply_digest = keys::to_hex(&approval::reply_digest(answer.envelope));
+        let by = answer.by.as_str();
+        let logged = match answer.verdict {
             approval::Verdict::Approve => Logged::MemberApproved,
             approval::Verdict::Deny => Logged::MemberDenied,
         };
-        record(
-            tx,
-            &intent,
-            logged,
-            &by,
-            Vec::new(),
-            vec![reply_digest],
-            now,
-        )?;
-        match claims.verdict {
+        record(tx, intent, logged, by, Vec::new(), vec![reply_digest], now)?;
+        match answer.verdict {
             approval::Verdict::Deny => {
-                tracing::info!(intent = %intent.id, item = %intent.item, member = %claims.member, "denied by member");
+                tracing::info!(intent = %intent.id, item = %intent.item, member = %answer.member, "denied by member");
                 tx.transition_intent(
                     &intent.id,
                     IntentState::AwaitingApproval,
                     IntentState::Denied,
-                    Some(&by),
+                    Some(by),
                     now,
                 )?;
                 self.clear_request(tx, &intent.id, now)?;
@@ -765,7 +870,7 @@ impl Engine {
                     .into_iter()
                     .filter(|a| a.verdict == "approve")
                     .collect();
-                tracing::info!(intent = %intent.id, item = %intent.item, member = %claims.member, have = approvals.len(), need = intent.approvals_required, "approved by member");
+                tracing::info!(intent = %intent.id, item = %intent.item, member = %answer.member, have = approvals.len(), need = intent.approvals_required, "approved by member");
                 if approvals.len() as u32 >= intent.approvals_required {
                     let digests: Vec<[u8; 32]> = approvals
                         .iter()
@@ -773,7 +878,7 @@ impl Engine {
                         .collect();
                     record(
                         tx,
-                        &intent,
+                        intent,
                         Logged::Approved,
                         "members",
                         Vec::new(),
@@ -787,7 +892,7 @@ impl Engine {
                         Some("members"),
                         now,
                     )?;
-                    self.enqueue_intent(tx, &intent, Evidence::Members(digests), now)?;
+                    self.enqueue_intent(tx, intent, Evidence::Members(digests), now)?;
                     self.clear_request(tx, &intent.id, now)?;
                     self.learn(tx, &intent.item, forecast::Feedback::Approved, now)?;
                 }
@@ -1614,6 +1719,21 @@ impl Engine {
             month_start: crate::clock::month_start(&self.tz, now),
         }
     }
+}
+
+/// An answer to a pending intent that passed its channel's checks: a
+/// member's verified reply or a trusted Home Assistant press.
+struct Answer<'a> {
+    /// The approver's name in the approvals table (one answer each).
+    member: &'a str,
+    /// Who decided, for the ledger and the intent (`member:…`, `ha:…`).
+    by: String,
+    /// Approve or deny.
+    verdict: approval::Verdict,
+    /// The bytes kept as evidence (the signed reply, or the press record).
+    envelope: &'a [u8],
+    /// Counter bumped when the answer is refused as a repeat.
+    counter: &'static str,
 }
 
 /// How one message was handled (when not refused).

@@ -304,7 +304,7 @@ fn reorder_advice(
 
 /// The highest level at which the core would propose an order now (found by
 /// bisection with `forecast` + `propose`), or `None` if none below `level`.
-fn reorder_level(item: &Item, state: &ItemState, level: f64, now: i64) -> Option<f64> {
+pub(crate) fn reorder_level(item: &Item, state: &ItemState, level: f64, now: i64) -> Option<f64> {
     let proposes = |l: f64| {
         let mut s = state.clone();
         s.level = Some(l);

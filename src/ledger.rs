@@ -193,7 +193,8 @@ pub struct Decision {
     pub item: String,
     /// What was decided.
     pub verdict: Verdict,
-    /// `rule:<name>`, `member:<name>`, `members`, `expiry` or `shop`.
+    /// `rule:<name>`, `member:<name>`, `ha:<approver>` (a trusted Home
+    /// Assistant press), `members`, `expiry` or `shop`.
     pub by: String,
     /// Whole packages.
     pub packages: u32,

@@ -20,6 +20,8 @@ pub mod failpoints;
 pub mod forget;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ha_link;
+pub mod homeassistant;
 pub mod intent;
 pub mod keys;
 pub mod ledger;

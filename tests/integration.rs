@@ -16,6 +16,7 @@ mod failpoints;
 mod faults;
 mod forget;
 mod fuzz_corpus;
+mod homeassistant;
 mod hostile;
 mod privacy;
 mod restart;
