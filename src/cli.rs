@@ -192,7 +192,12 @@ pub enum Command {
     },
     /// Print every Home Assistant discovery message (topic, then the JSON
     /// payload) larder would publish for the configuration; needs no broker.
-    Discovery,
+    Discovery {
+        /// One JSON object per line, `{"topic", "retain", "payload"}`, for
+        /// tools (`.ci/ha-schema-check` reads this).
+        #[arg(long)]
+        jsonl: bool,
+    },
     /// The tamper-evident ledger of every message sent and every decision.
     Ledger {
         /// What to do with the ledger.
@@ -425,8 +430,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             ledger(&open_database(&config)?, action)
         }
         Command::Bench(options) => crate::bench::run(&options),
-        Command::Discovery => {
-            print!("{}", discovery(&load_config(&cli.config)?));
+        Command::Discovery { jsonl } => {
+            let config = load_config(&cli.config)?;
+            if jsonl {
+                print!("{}", discovery_jsonl(&config));
+            } else {
+                print!("{}", discovery(&config));
+            }
             Ok(())
         }
     }
@@ -452,6 +462,26 @@ fn discovery(config: &Config) -> String {
         out.push_str("# trusted-approvals: an approve and a deny button are added per pending request while it is pending\n");
     }
     out
+}
+
+/// `larder discovery --jsonl`: one `{"topic", "retain", "payload"}` object
+/// per line (the payload as JSON, or as text when it is not JSON).
+fn discovery_jsonl(config: &Config) -> String {
+    crate::homeassistant::discovery_messages(config)
+        .into_iter()
+        .map(|message| {
+            let payload = serde_json::from_slice::<serde_json::Value>(&message.payload)
+                .unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&message.payload).into())
+                });
+            let line = serde_json::json!({
+                "topic": message.topic,
+                "retain": message.retain,
+                "payload": payload,
+            });
+            format!("{line}\n")
+        })
+        .collect()
 }
 
 /// Opens the configured database read-only, or says why there is none.
