@@ -937,7 +937,6 @@ impl Check {
         let items = self.items(raw.items, &devices, currency.as_deref());
         let members = self.members(raw.members);
         let (rules, approvals) = self.rules(raw.rules);
-        self.approvers(&items, &members, &rules);
         let retention = Retention {
             raw_days: self.integer(
                 "retention.raw-days",
@@ -947,6 +946,8 @@ impl Check {
             ) as u32,
         };
         let homeassistant = self.homeassistant(raw.homeassistant, &members);
+        let trusted_ha = homeassistant.enabled && homeassistant.trusted_approvals;
+        self.approvers(&items, &members, &rules, trusted_ha);
         Config {
             hub,
             mqtt,
@@ -1997,7 +1998,9 @@ impl Check {
     ///
     /// Only a `deny` category never asks: an `allow` category still asks when
     /// an order exceeds `auto-approve-up-to` (0 by default, i.e. always).
-    fn approvers(&mut self, items: &[Item], members: &[Member], rules: &Rules) {
+    /// Enough approvers for the items that can need approval: members who
+    /// may approve, plus Home Assistant's approver when `trusted_ha`.
+    fn approvers(&mut self, items: &[Item], members: &[Member], rules: &Rules, trusted_ha: bool) {
         let askable: Vec<&str> = items
             .iter()
             .filter(|it| {
@@ -2014,13 +2017,14 @@ impl Check {
         if askable.is_empty() {
             return;
         }
-        let approvers = members.iter().filter(|m| m.may_approve).count();
+        let approvers = members.iter().filter(|m| m.may_approve).count() + usize::from(trusted_ha);
         if approvers == 0 {
             self.problem(
                 "members",
                 format_args!(
                     "no member may approve, but orders of {} can need approval; \
-                     add a [[members]] entry with may-approve = true",
+                     add a [[members]] entry with may-approve = true \
+                     (or [homeassistant] trusted-approvals = true)",
                     askable.join(", ")
                 ),
             );
@@ -2028,8 +2032,13 @@ impl Check {
             self.problem(
                 "rules.approvals-required",
                 format_args!(
-                    "{} approvals required but only {approvers} member(s) may approve",
-                    rules.approvals_required
+                    "{} approvals required but only {approvers} member(s) may approve{}",
+                    rules.approvals_required,
+                    if trusted_ha {
+                        " (counting Home Assistant's trusted approver)"
+                    } else {
+                        ""
+                    }
                 ),
             );
         }
@@ -2729,6 +2738,16 @@ public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
                 "approvals-required = 2\n[[members]]\nname = \"piotr\"\npublic-key = \"{KEY_B}\"\n"
             );
         assert_eq!(ok(&two).rules.approvals_required, 2);
+        // Home Assistant's trusted approver counts as one.
+        let trusted = "\n[homeassistant]\ntrusted-approvals = true\n";
+        ok(&format!("{MINIMAL}approvals-required = 2\n{trusted}"));
+        ok(&(MINIMAL.replace("[rules]", "may-approve = false\n[rules]") + trusted));
+        check(
+            &format!("{MINIMAL}approvals-required = 3\n{trusted}"),
+            &[
+                "rules.approvals-required: 3 approvals required but only 2 member(s) may approve (counting Home Assistant's trusted approver)",
+            ],
+        );
         check(
             &format!("{MINIMAL}approvals-required = 0\n"),
             &["rules.approvals-required: must be between 1"],
