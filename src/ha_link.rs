@@ -28,6 +28,15 @@ const RETAINED_QUIET: Duration = Duration::from_millis(300);
 /// Longest wait for the broker's answer when reading the retained document.
 const RETAINED_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Largest message the publisher sends (the outgoing limit of every larder
+/// connection, `mqtt::options`); a larger one would drop the connection.
+const MAX_PUBLISH_BYTES: usize = 1024 * 1024;
+
+/// Largest packet the read-back connection accepts: anything larder can
+/// have published (the document of a large household is several hundred
+/// KB, over the 256 KiB a larder connection accepts by default).
+const MAX_READ_BACK_BYTES: usize = 2 * MAX_PUBLISH_BYTES;
+
 /// Least time between two snapshot reads: a burst of batches costs the
 /// reader one read per interval, and the last request of a burst is always
 /// read (the final state goes out at most this long after it).
@@ -246,7 +255,10 @@ async fn previous_document(
             false,
             None,
         ) {
-            Ok(opts) => opts,
+            Ok(mut opts) => {
+                opts.set_max_packet_size(MAX_READ_BACK_BYTES, MAX_PUBLISH_BYTES);
+                opts
+            }
             Err(e) => {
                 tracing::error!(error = %e, "homeassistant: no connection options; not publishing");
                 return None;
@@ -389,6 +401,11 @@ async fn run(
 
 async fn publish(client: &AsyncClient, messages: Vec<homeassistant::Message>) {
     for m in messages {
+        // Topic, length fields and packet id on top of the payload.
+        if m.payload.len() + m.topic.len() + 16 > MAX_PUBLISH_BYTES {
+            tracing::error!(topic = %m.topic, bytes = m.payload.len(), limit = MAX_PUBLISH_BYTES, "homeassistant: message too large to publish; skipped (fewer items or pending requests)");
+            continue;
+        }
         if let Err(e) = client
             .publish(m.topic.clone(), QoS::AtLeastOnce, m.retain, m.payload)
             .await
