@@ -543,4 +543,28 @@ mod tests {
         assert_eq!(last.items, expected.items);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// A decision pass over many items writes far more than 64 ledger
+    /// entries at once; every order event among them is handed over.
+    #[test]
+    fn every_order_event_of_a_busy_decision_pass_is_handed_over() {
+        let dir = std::env::temp_dir().join(format!("larder-ha-events-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (config, store) = household(&dir, 120);
+        let read = store.read();
+        let all = read.ledger_recent(u32::MAX).expect("ledger");
+        let expected: Vec<i64> = all
+            .iter()
+            .filter_map(homeassistant::order_event)
+            .map(|e| e.seq)
+            .collect();
+        assert!(expected.len() > 64, "{} order events", expected.len());
+        let (snapshot, head) =
+            homeassistant::read_snapshot(&config, &read, T0 + 30 * 86_400, 0).expect("snapshot");
+        assert_eq!(head, all.last().expect("entries").seq);
+        let got: Vec<i64> = snapshot.events.iter().map(|e| e.seq).collect();
+        assert_eq!(got, expected);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -24,8 +24,13 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most order events a snapshot carries (the newest); the publisher sends
-/// those it has not sent yet.
-pub const MAX_RECENT_EVENTS: usize = 64;
+/// those it has not sent yet. A decision pass over a large household asks
+/// for hundreds of orders at once, and every one is an event.
+pub const MAX_RECENT_EVENTS: usize = 1024;
+
+/// Most ledger entries one snapshot read scans for order events (the
+/// newest after the last read; an order event is one entry of several).
+pub const MAX_LEDGER_SCAN: u32 = 4096;
 
 /// Most removal stubs kept in the discovery document.
 pub const MAX_REMOVAL_STUBS: usize = 256;
@@ -245,8 +250,8 @@ pub struct Message {
 // Reading the snapshot (read-only store access; the only IO in this module).
 
 /// Reads what Home Assistant is shown at `now`, with the order events of
-/// ledger entries after `since_seq` (at most [`MAX_RECENT_EVENTS`]) as its
-/// events. Returns it with the newest ledger seq seen.
+/// ledger entries after `since_seq` (of at most [`MAX_LEDGER_SCAN`], the
+/// newest) as its events. Returns it with the newest ledger seq seen.
 pub fn read_snapshot(
     config: &Config,
     read: &Reader<'_>,
@@ -273,7 +278,7 @@ pub fn read_snapshot(
     let head = read.ledger_head()?.map_or(0, |(seq, _)| seq);
     let mut events = Vec::new();
     if head > since_seq {
-        let fetch = (head - since_seq).min(MAX_RECENT_EVENTS as i64) as u32;
+        let fetch = (head - since_seq).min(i64::from(MAX_LEDGER_SCAN)) as u32;
         let mut items_of: HashMap<String, (String, u32)> = HashMap::new();
         for row in read.ledger_recent(fetch)? {
             if row.seq <= since_seq {
