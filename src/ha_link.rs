@@ -348,6 +348,7 @@ async fn run(
     let max_delay = config.homeassistant.birth_delay_max_ms;
     let mut birth_due: Option<tokio::time::Instant> = None;
     let mut connected = false;
+    let mut gate = FirstSnapshot::default();
     loop {
         let occasion = tokio::select! {
             _ = shutdown.wait_for(|s| *s) => break,
@@ -355,7 +356,10 @@ async fn run(
                 None => break,
                 Some(Signal::Connected) => {
                     connected = true;
-                    Occasion::Connected
+                    match gate.occasion(Occasion::Connected) {
+                        Some(occasion) => occasion,
+                        None => continue,
+                    }
                 }
                 Some(Signal::HomeAssistantOnline) => {
                     // HA's advice: a small random delay, so a restart of HA
@@ -373,16 +377,20 @@ async fn run(
                 }
             } => {
                 birth_due = None;
-                Occasion::HomeAssistantOnline
+                match gate.occasion(Occasion::HomeAssistantOnline) {
+                    Some(occasion) => occasion,
+                    None => continue,
+                }
             }
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     break; // The writer has stopped.
                 }
-                if !connected {
-                    continue; // Everything goes out on connect.
+                // Before connecting nothing is sent: everything goes out on connect.
+                match gate.snapshot(connected) {
+                    Some(occasion) => occasion,
+                    None => continue,
                 }
-                Occasion::Update
             }
         };
         let snapshot = snapshots.borrow_and_update().clone();
@@ -397,6 +405,40 @@ async fn run(
         publish(&client, messages).await;
     }
     let _ = poller.await;
+}
+
+/// Holds publishing back until the first snapshot of this run has been
+/// read. Published from the empty start value, the state would say no
+/// request is pending (a count of 0 and, with trusted approvals, every
+/// approve/deny button removed) until the real snapshot came a moment
+/// later: a flap on every start that automations see.
+#[derive(Debug, Default)]
+struct FirstSnapshot {
+    read: bool,
+    /// A full publish (connect, Home Assistant online) asked for before
+    /// the first snapshot.
+    owed: Option<Occasion>,
+}
+
+impl FirstSnapshot {
+    /// What to publish for a connect or a Home Assistant birth now.
+    fn occasion(&mut self, occasion: Occasion) -> Option<Occasion> {
+        if self.read {
+            Some(occasion)
+        } else {
+            self.owed = Some(occasion);
+            None
+        }
+    }
+
+    /// What to publish for a new snapshot (nothing before connecting).
+    fn snapshot(&mut self, connected: bool) -> Option<Occasion> {
+        self.read = true;
+        match self.owed.take() {
+            Some(owed) => Some(owed),
+            None => connected.then_some(Occasion::Update),
+        }
+    }
 }
 
 async fn publish(client: &AsyncClient, messages: Vec<homeassistant::Message>) {
@@ -566,5 +608,33 @@ mod tests {
         let got: Vec<i64> = snapshot.events.iter().map(|e| e.seq).collect();
         assert_eq!(got, expected);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn nothing_is_published_before_the_first_snapshot_and_what_was_due_follows_it() {
+        let mut gate = FirstSnapshot::default();
+        assert_eq!(gate.occasion(Occasion::Connected), None, "no snapshot yet");
+        assert_eq!(
+            gate.snapshot(true),
+            Some(Occasion::Connected),
+            "then everything"
+        );
+        assert_eq!(gate.snapshot(true), Some(Occasion::Update));
+        assert_eq!(
+            gate.occasion(Occasion::HomeAssistantOnline),
+            Some(Occasion::HomeAssistantOnline)
+        );
+        // A snapshot before connecting publishes nothing; the connect does.
+        let mut gate = FirstSnapshot::default();
+        assert_eq!(gate.snapshot(false), None);
+        assert_eq!(
+            gate.occasion(Occasion::Connected),
+            Some(Occasion::Connected)
+        );
+        // Home Assistant's birth before the first snapshot is kept.
+        let mut gate = FirstSnapshot::default();
+        assert_eq!(gate.occasion(Occasion::Connected), None);
+        assert_eq!(gate.occasion(Occasion::HomeAssistantOnline), None);
+        assert_eq!(gate.snapshot(true), Some(Occasion::HomeAssistantOnline));
     }
 }
