@@ -32,6 +32,15 @@ pub const SLOT_IDOS2: &str = "idos2";
 /// reading is a reordered or redelivered copy and is ignored.
 pub const CLOCK_STEP_SECS: i64 = 300;
 
+/// How long after the stop hold a tick waits before it confirms a cycle's
+/// end without a reading: a plug that reports once a minute has reported
+/// power coming back by then. Sampled once a minute, a drum rest in the
+/// last tumble before a pause makes the pause look up to a minute longer
+/// than it was; without this a pause just under the hold counted one
+/// programme twice. A low reading at or after the hold confirms the end at
+/// once; the dose is dated at the cycle's end either way.
+pub const STOP_CONFIRM_SECS: i64 = 60;
+
 /// Whether `at` is behind `last` by more than [`CLOCK_STEP_SECS`].
 fn clock_set_back(last: Option<i64>, at: i64) -> bool {
     last.is_some_and(|last| at < last.saturating_sub(CLOCK_STEP_SECS))
@@ -309,6 +318,17 @@ impl WasherState {
             return out;
         };
         self.last_watts = Some(watts);
+        if let WasherPhase::Stopping {
+            started,
+            below_since,
+        } = self.phase
+        {
+            // Still no power at or after the stop hold: the cycle ended.
+            if watts < params.start_watts && at - below_since >= params.stop_secs {
+                self.phase = WasherPhase::Idle;
+                self.finish(params, started, below_since, &mut out);
+            }
+        }
         self.phase = match self.phase {
             WasherPhase::Idle if watts >= params.start_watts => WasherPhase::Starting { since: at },
             WasherPhase::Idle => WasherPhase::Idle,
@@ -391,7 +411,7 @@ impl WasherState {
             WasherPhase::Stopping {
                 started,
                 below_since,
-            } if now - below_since >= params.stop_secs => {
+            } if now - below_since >= params.stop_secs.saturating_add(STOP_CONFIRM_SECS) => {
                 self.phase = WasherPhase::Idle;
                 self.finish(params, started, below_since, out);
             }
@@ -504,6 +524,60 @@ mod tests {
         }
     }
 
+    /// Power at `secs` into a trace (each value holds until the next).
+    fn power_at(points: &[(i64, f64)], secs: i64) -> f64 {
+        points
+            .iter()
+            .take_while(|(at, _)| *at <= secs)
+            .last()
+            .map_or(0.0, |(_, w)| *w)
+    }
+
+    #[test]
+    fn every_reporting_rate_and_a_door_spike_after_the_end_give_one_dose_per_programme() {
+        let p = washer();
+        for (name, text, end) in [
+            (
+                "cotton 40",
+                include_str!("../../tests/data/devices/trace-cotton40.csv"),
+                6_480,
+            ),
+            (
+                "eco 40-60",
+                include_str!("../../tests/data/devices/trace-eco4060.csv"),
+                10_860,
+            ),
+        ] {
+            let mut points = trace(text);
+            let last = points.last().map_or(0, |(at, _)| *at);
+            // After the end the door is opened (drum light, pump: 35 W
+            // for 20 s), then the plug is switched off.
+            points.extend([(end + 120, 35.0), (end + 140, 0.4), (last + 600, 0.4)]);
+            let off = last + 900;
+            for every in [10, 60] {
+                let mut state = WasherState::default();
+                let mut found = Vec::new();
+                let mut secs = 0;
+                while secs <= off + 3600 {
+                    let at = T0 + secs;
+                    let relay = secs < off;
+                    let watts = relay.then(|| power_at(&points, secs));
+                    found.extend(state.reading(&p, watts, Some(relay), at).derived);
+                    if secs % 60 == 0 {
+                        found.extend(state.tick(&p, at).derived);
+                    }
+                    secs += every;
+                }
+                assert_eq!(found.len(), 1, "{name}, every {every} s: {found:?}");
+                assert!(
+                    (found[0].at - (T0 + end)).abs() <= every,
+                    "{name}, every {every} s: ends at {}",
+                    found[0].at - T0
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_pause_shorter_than_the_stop_hold_is_bridged_and_a_longer_one_ends_the_cycle() {
         let p = washer();
@@ -520,7 +594,14 @@ mod tests {
         assert_eq!(s.phase, WasherPhase::Running { started: T0 });
         s.reading(&p, Some(0.5), None, T0 + 2000);
         assert!(s.tick(&p, T0 + 2599).derived.is_empty());
-        let done = s.tick(&p, T0 + 2600).derived;
+        // A tick confirms it a minute after the hold (a plug reporting
+        // once a minute has reported power coming back by then).
+        assert!(
+            s.tick(&p, T0 + 2600 + STOP_CONFIRM_SECS - 1)
+                .derived
+                .is_empty()
+        );
+        let done = s.tick(&p, T0 + 2600 + STOP_CONFIRM_SECS).derived;
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].at, T0 + 2000);
         assert_eq!(s.phase, WasherPhase::Idle);
@@ -541,7 +622,7 @@ mod tests {
         assert_eq!(s.phase, WasherPhase::Running { started: T0 + 100 });
         // Ends after 5 minutes: too short for a programme.
         s.reading(&p, Some(0.0), None, T0 + 400);
-        let out = s.tick(&p, T0 + 1000);
+        let out = s.tick(&p, T0 + 1000 + STOP_CONFIRM_SECS);
         assert!(out.derived.is_empty());
         assert!(out.too_short);
     }
@@ -594,7 +675,10 @@ mod tests {
         s.reading(&p, Some(1.0), Some(true), back + 60);
         assert!(matches!(s.phase, WasherPhase::Stopping { .. }), "{s:?}");
         assert!(s.tick(&p, back + 60 + 599).derived.is_empty());
-        let done = s.tick(&p, back + 60 + 600).derived;
+        // A low reading at the hold's end confirms it at once.
+        let done = s
+            .reading(&p, Some(0.8), Some(true), back + 60 + 600)
+            .derived;
         assert_eq!(
             done.len(),
             1,
@@ -610,8 +694,12 @@ mod tests {
         s.reading(&p, Some(0.5), None, T0 + 1800);
         let back = T0 + 1800 - 3600;
         assert!(s.tick(&p, back).derived.is_empty());
-        assert!(s.tick(&p, back + 599).derived.is_empty());
-        assert_eq!(s.tick(&p, back + 600).derived.len(), 1);
+        assert!(
+            s.tick(&p, back + 599 + STOP_CONFIRM_SECS)
+                .derived
+                .is_empty()
+        );
+        assert_eq!(s.tick(&p, back + 600 + STOP_CONFIRM_SECS).derived.len(), 1);
         // A copy a few seconds late is still stale.
         let mut s = WasherState::default();
         s.reading(&p, Some(2000.0), None, T0 + 100);
