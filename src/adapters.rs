@@ -289,61 +289,70 @@ fn number(field: &str, v: &Value) -> Result<f64, AdapterError> {
     }
 }
 
-/// A device timestamp in seconds (`scale` = 1) or milliseconds (1000).
-fn timestamp(field: &str, v: &Value, scale: f64) -> Result<i64, AdapterError> {
-    match v.as_f64() {
-        Some(n) => plausible_ts(field, n / scale),
-        None => Err(invalid(
-            field,
-            format!("expected a number, got {}", kind_of(v)),
-        )),
+/// A value of a field no configured feature needs (energy, temperature,
+/// raw counts): decoded when it is a good number, skipped otherwise (a
+/// `null` from firmware without that sensor must not refuse the payload).
+fn optional_number(field: &str, v: &Value) -> Option<f64> {
+    number(field, v).ok()
+}
+
+/// A number sent as text (`"12.30"`, as bridges and some firmware do):
+/// the trimmed text parsed, if it is a finite number.
+fn number_in_text(field: &str, v: &Value) -> Result<f64, AdapterError> {
+    match v {
+        Value::String(text) => match text.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() => number(field, &Value::from(n)),
+            _ => Err(invalid(field, format!("{:?} is not a number", clip(text)))),
+        },
+        v => number(field, v),
     }
 }
 
-fn plausible_ts(field: &str, secs: f64) -> Result<i64, AdapterError> {
-    if secs.is_finite() && secs >= TS_MIN as f64 && secs < TS_END as f64 {
-        Ok(secs.floor() as i64)
-    } else {
-        Err(invalid(
-            field,
-            format!("timestamp {secs} is not between 2000 and 2100"),
-        ))
-    }
+/// A device timestamp in seconds (`scale` = 1) or milliseconds (1000), if
+/// it is a plausible time (2000–2100). A device without time sync, or an
+/// unparseable time, gives `None`: larder uses the receive time rather
+/// than refusing the reading.
+fn device_time(v: &Value, scale: f64) -> Option<i64> {
+    plausible_ts(v.as_f64()? / scale)
+}
+
+fn plausible_ts(secs: f64) -> Option<i64> {
+    (secs.is_finite() && secs >= TS_MIN as f64 && secs < TS_END as f64).then(|| secs.floor() as i64)
 }
 
 /// Zigbee2MQTT `zigbee2mqtt/<friendly name>`: flat JSON state.
 fn zigbee2mqtt(map: &serde_json::Map<String, Value>) -> Result<Reading, AdapterError> {
     let mut r = Reading::default();
     for (key, v) in map {
+        // `null` is an attribute the device has not reported yet.
+        if v.is_null() {
+            continue;
+        }
         match key.as_str() {
             "power" => r.signals.push(Signal::Power(number(key, v)?)),
-            "energy" => r.signals.push(Signal::Energy(number(key, v)?)),
+            "energy" => r
+                .signals
+                .extend(optional_number(key, v).map(Signal::Energy)),
             "state" => match v.as_str() {
                 Some("ON") => r.signals.push(Signal::Relay(true)),
                 Some("OFF") => r.signals.push(Signal::Relay(false)),
                 _ => return Err(invalid(key, "expected \"ON\" or \"OFF\"")),
             },
-            "contact" => match v.as_bool() {
-                Some(closed) => r.signals.push(Signal::Contact(closed)),
-                None => return Err(invalid(key, "expected true or false")),
-            },
-            "temperature" => r.signals.push(Signal::Temperature(number(key, v)?)),
+            "contact" => r.signals.extend(v.as_bool().map(Signal::Contact)),
+            "temperature" => r
+                .signals
+                .extend(optional_number(key, v).map(Signal::Temperature)),
             // Epoch milliseconds (`last_seen: epoch`) or ISO 8601 with an
             // offset (`ISO_8601`, `ISO_8601_local`).
             "last_seen" => {
-                r.at = Some(match v {
-                    Value::Number(_) => timestamp(key, v, 1000.0)?,
+                r.at = match v {
+                    Value::Number(_) => device_time(v, 1000.0),
                     Value::String(s) => s
                         .parse::<jiff::Timestamp>()
-                        .map_err(|e| invalid(key, format!("{s:?}: {e}")))
-                        .and_then(|t| plausible_ts(key, t.as_second() as f64))?,
-                    other => {
-                        return Err(invalid(
-                            key,
-                            format!("expected a time, got {}", kind_of(other)),
-                        ));
-                    }
-                })
+                        .ok()
+                        .and_then(|t| plausible_ts(t.as_second() as f64)),
+                    _ => None,
+                }
             }
             _ => {}
         }
@@ -359,7 +368,7 @@ fn tasmota(map: &serde_json::Map<String, Value>) -> Result<Reading, AdapterError
         let energy = energy
             .as_object()
             .ok_or_else(|| invalid("ENERGY", "expected an object"))?;
-        if let Some(v) = energy.get("Power") {
+        if let Some(v) = energy.get("Power").filter(|v| !v.is_null()) {
             // Multi-channel devices report an array; channel 1 is first.
             let v = match v {
                 Value::Array(a) => a
@@ -370,18 +379,21 @@ fn tasmota(map: &serde_json::Map<String, Value>) -> Result<Reading, AdapterError
             r.signals.push(Signal::Power(number("ENERGY.Power", v)?));
         }
         if let Some(v) = energy.get("Total") {
-            r.signals.push(Signal::Energy(number("ENERGY.Total", v)?));
+            r.signals
+                .extend(optional_number("ENERGY.Total", v).map(Signal::Energy));
         }
     }
     if let Some(hx) = map.get("HX711") {
         let hx = hx
             .as_object()
             .ok_or_else(|| invalid("HX711", "expected an object"))?;
-        if let Some(v) = hx.get("Weight") {
+        if let Some(v) = hx.get("Weight").filter(|v| !v.is_null()) {
             r.signals.push(Signal::Weight(number("HX711.Weight", v)?));
         }
-        if let Some(v) = hx.get("WeightRaw") {
-            let raw = number("HX711.WeightRaw", v)?;
+        if let Some(raw) = hx
+            .get("WeightRaw")
+            .and_then(|v| optional_number("HX711.WeightRaw", v))
+        {
             r.signals.push(Signal::WeightRaw(raw as i64));
         }
     }
@@ -405,9 +417,7 @@ fn shelly(
         let Some(params) = map.get("params").and_then(Value::as_object) else {
             return Err(invalid("params", "missing or not an object"));
         };
-        if let Some(ts) = params.get("ts") {
-            r.at = Some(timestamp("params.ts", ts, 1.0)?);
-        }
+        r.at = params.get("ts").and_then(|ts| device_time(ts, 1.0));
         match params.get(&component) {
             Some(Value::Object(s)) => s,
             Some(_) => return Err(invalid(&component, "expected an object")),
@@ -416,22 +426,28 @@ fn shelly(
     } else {
         map
     };
-    if let Some(v) = status.get("apower") {
+    if let Some(v) = status.get("apower").filter(|v| !v.is_null()) {
         r.signals.push(Signal::Power(number("apower", v)?));
     }
-    if let Some(v) = status.get("output") {
+    if let Some(v) = status.get("output").filter(|v| !v.is_null()) {
         let on = v
             .as_bool()
             .ok_or_else(|| invalid("output", "expected true or false"))?;
         r.signals.push(Signal::Relay(on));
     }
-    if let Some(total) = status.get("aenergy").and_then(|a| a.get("total")) {
-        r.signals
-            .push(Signal::Energy(number("aenergy.total", total)? / 1000.0));
+    if let Some(total) = status
+        .get("aenergy")
+        .and_then(|a| a.get("total"))
+        .and_then(|t| optional_number("aenergy.total", t))
+    {
+        r.signals.push(Signal::Energy(total / 1000.0));
     }
-    if let Some(t) = status.get("temperature").and_then(|t| t.get("tC")) {
-        r.signals
-            .push(Signal::Temperature(number("temperature.tC", t)?));
+    if let Some(t) = status
+        .get("temperature")
+        .and_then(|t| t.get("tC"))
+        .and_then(|t| optional_number("temperature.tC", t))
+    {
+        r.signals.push(Signal::Temperature(t));
     }
     Ok(r)
 }
@@ -488,9 +504,8 @@ fn homeconnect(map: &serde_json::Map<String, Value>) -> Result<Reading, AdapterE
             let before = r.signals.len();
             homeconnect_key(&mut r, key, value);
             if r.signals.len() > before {
-                if let Some(ts) = item.get("timestamp") {
-                    let field = format!("items[{i}].timestamp");
-                    r.at = Some(timestamp(&field, ts, 1.0)?);
+                if let Some(at) = item.get("timestamp").and_then(|ts| device_time(ts, 1.0)) {
+                    r.at = Some(at);
                 }
             }
         }
@@ -569,7 +584,7 @@ fn json_path(device: &Device, root: &Value) -> Result<Reading, AdapterError> {
             }
         };
     }
-    let value = number(&spec.field, at)? * spec.factor;
+    let value = number_in_text(&spec.field, at)? * spec.factor;
     let value = number(&spec.field, &Value::from(value))?;
     Ok(Reading {
         signals: vec![spec.unit.signal(value)],
@@ -1107,6 +1122,178 @@ mod tests {
             decode(&scale, "", br#"{"sensors":{"shelf":[{"grams":"x"}]}}"#),
             Err(AdapterError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn a_bad_value_in_a_field_the_device_does_not_need_refuses_nothing() {
+        let plug = washer(PayloadFormat::Shelly);
+        // Shelly firmware reports `null` temperatures when the sensor has
+        // no value; the power is still good.
+        let r = decode(
+            &plug,
+            "s/status/switch:0",
+            br#"{"id":0,"output":true,"apower":512.3,"aenergy":{"total":null},"temperature":{"tC":null,"tF":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.signals, vec![Signal::Power(512.3), Signal::Relay(true)]);
+        check_needed(&plug, "s/status/switch:0", &r).unwrap();
+        // Zigbee2MQTT publishes `null` for attributes not reported yet.
+        let z2m = washer(PayloadFormat::Zigbee2mqtt);
+        let r = decode(
+            &z2m,
+            "",
+            br#"{"power":null,"energy":null,"state":"OFF","temperature":"n/a","contact":null,"linkquality":40}"#,
+        )
+        .unwrap();
+        assert_eq!(r.signals, vec![Signal::Relay(false)]);
+        check_needed(&z2m, "", &r).unwrap();
+        let r = decode(&z2m, "", br#"{"power":null,"linkquality":40}"#).unwrap();
+        assert!(matches!(
+            check_needed(&z2m, "", &r),
+            Err(AdapterError::Missing { .. })
+        ));
+        // A raw count out of range beside a good weight.
+        let scale = scale(PayloadFormat::Tasmota);
+        let r = decode(
+            &scale,
+            "",
+            br#"{"HX711":{"Weight":1.25,"WeightRaw":99999999999,"AbsRaw":"x"},"ENERGY":{"Total":"?"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.signals, vec![Signal::Weight(1.25)]);
+        // A needed field with a bad value is still refused, naming it.
+        assert_eq!(
+            decode(&z2m, "", br#"{"power":"lots"}"#)
+                .unwrap_err()
+                .to_string(),
+            "invalid field `power`: expected a number, got a string"
+        );
+    }
+
+    #[test]
+    fn an_implausible_device_time_falls_back_to_the_receive_time() {
+        // A Shelly without time sync (no internet on the IoT network), a
+        // Zigbee2MQTT `last_seen` it cannot parse, a bridge's odd timestamp.
+        let plug = washer(PayloadFormat::Shelly);
+        for ts in ["null", "12.5", "-5", "\"soon\""] {
+            let payload = format!(
+                r#"{{"method":"NotifyStatus","params":{{"ts":{ts},"switch:0":{{"apower":1800.5}}}}}}"#
+            );
+            let r = decode(&plug, "s/events/rpc", payload.as_bytes()).unwrap();
+            assert_eq!(r.signals, vec![Signal::Power(1800.5)], "ts {ts}");
+            assert_eq!(r.at, None, "ts {ts}");
+        }
+        let z2m = washer(PayloadFormat::Zigbee2mqtt);
+        for seen in ["\"yesterday\"", "null", "3", "true"] {
+            let payload = format!(r#"{{"power":3.5,"last_seen":{seen}}}"#);
+            let r = decode(&z2m, "", payload.as_bytes()).unwrap();
+            assert_eq!(r.signals, vec![Signal::Power(3.5)], "{seen}");
+            assert_eq!(r.at, None, "{seen}");
+        }
+        let hc = washer(PayloadFormat::Homeconnect);
+        let r = decode(
+            &hc,
+            "",
+            br#"{"items":[{"key":"BSH.Common.Event.ProgramFinished","value":"BSH.Common.EnumType.EventPresentState.Present","timestamp":"n/a"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.signals, vec![Signal::ProgramFinished]);
+        assert_eq!(r.at, None);
+    }
+
+    #[test]
+    fn the_generic_adapter_reads_numbers_sent_as_strings() {
+        let plug = Device {
+            reading: Some(FieldSpec {
+                field: "data.1.power".into(),
+                unit: Unit::Kw,
+                factor: 1.0,
+            }),
+            ..washer(PayloadFormat::JsonPath)
+        };
+        let r = decode(&plug, "", br#"{"data":[{"power":"0"},{"power":" 1.25 "}]}"#).unwrap();
+        assert_eq!(r.signals, vec![Signal::Power(1250.0)]);
+        for bad in [r#""""#, r#""nan""#, r#""12 W""#, r#""inf""#, "null"] {
+            let payload = format!(r#"{{"data":[0,{{"power":{bad}}}]}}"#);
+            assert!(
+                matches!(
+                    decode(&plug, "", payload.as_bytes()),
+                    Err(AdapterError::Invalid { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    /// Every fixture with bytes flipped, cut and repeated, through every
+    /// format and the whole pipeline: refused or read, never a panic.
+    #[test]
+    fn mutated_fixtures_never_panic_in_any_format() {
+        let names = [
+            "z2m-plug",
+            "tasmota-hx711",
+            "shelly-status",
+            "shelly-delta",
+            "esphome",
+            "hc-sse",
+            "hc-hcpy",
+            "generic",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let interesting: &[&[u8]] = &[
+            b"null", b"-1e308", b"1e400", b"[]", b"{}", b"\"\"", b"NaN", b"\xff", b"[[[[", b"0",
+        ];
+        for format in PayloadFormat::ALL {
+            let mut d = washer(format);
+            d.scale = Some(ScaleParams::default());
+            d.reading = Some(FieldSpec {
+                field: "sensors.shelf.0.grams".into(),
+                unit: Unit::G,
+                factor: 1.0,
+            });
+            let mut state = DeviceState::default();
+            for name in names {
+                let original = fixture(name);
+                for round in 0..300 {
+                    let mut bytes = original.to_vec();
+                    for _ in 0..=(next() % 4) {
+                        if bytes.is_empty() {
+                            break;
+                        }
+                        let at = (next() as usize) % bytes.len();
+                        match next() % 4 {
+                            0 => bytes[at] = next() as u8,
+                            1 => bytes.truncate(at),
+                            2 => {
+                                let with = interesting[(next() as usize) % interesting.len()];
+                                bytes.splice(at..at, with.iter().copied());
+                            }
+                            _ => {
+                                let end = (at + 1 + (next() as usize) % 16).min(bytes.len());
+                                bytes.drain(at..end);
+                            }
+                        }
+                    }
+                    let topic = if round % 2 == 0 {
+                        "s/events/rpc"
+                    } else {
+                        "s/status/switch:0"
+                    };
+                    if let Ok(reading) = decode(&d, topic, &bytes) {
+                        let _ = check_needed(&d, topic, &reading);
+                        let _ = apply(&d, &mut state, &reading, 1_772_445_600 + round);
+                        let _ = tick(&d, &mut state, 1_772_445_600 + round);
+                    }
+                    let _ = describe(&d, topic, &bytes, 1_772_445_600);
+                }
+            }
+        }
     }
 
     #[test]

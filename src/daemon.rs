@@ -257,7 +257,7 @@ pub async fn start(
     // Home Assistant discovery and state: the writer hands snapshots to a
     // publisher on its own connection (local broker only, no outbox).
     let (ha_feed, ha_snapshots) = if config.homeassistant.enabled {
-        let (feed, snapshots) = crate::ha_link::SnapshotFeed::new(&store);
+        let (feed, snapshots) = crate::ha_link::SnapshotFeed::new(&config, &store);
         (Some(feed), Some(snapshots))
     } else {
         (None, None)
@@ -549,7 +549,7 @@ impl Writer {
     /// never waits on the network).
     fn refresh_home_assistant(&mut self) {
         if let Some(feed) = &mut self.ha {
-            feed.refresh(self.engine.config(), &self.store, self.clock.now());
+            feed.refresh(self.clock.now());
         }
     }
 

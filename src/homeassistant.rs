@@ -24,11 +24,22 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most order events a snapshot carries (the newest); the publisher sends
-/// those it has not sent yet.
-pub const MAX_RECENT_EVENTS: usize = 64;
+/// those it has not sent yet. A decision pass over a large household asks
+/// for hundreds of orders at once, and every one is an event.
+pub const MAX_RECENT_EVENTS: usize = 1024;
 
-/// Most removal stubs kept in the discovery document.
+/// Most ledger entries one snapshot read scans for order events (the
+/// newest after the last read; an order event is one entry of several).
+pub const MAX_LEDGER_SCAN: u32 = 4096;
+
+/// Most removal stubs kept in the discovery document (and most removed
+/// items whose retained state is cleared at once).
 pub const MAX_REMOVAL_STUBS: usize = 256;
+
+/// Most components taken from the retained document read back at start
+/// (three per item and two per pending request: far above a real
+/// household; a forged document cannot make larder work through more).
+pub const MAX_READ_BACK_COMPONENTS: usize = 8192;
 
 /// Every `event_type` the order-events entity can carry.
 pub const ORDER_EVENT_TYPES: [&str; 11] = [
@@ -245,8 +256,8 @@ pub struct Message {
 // Reading the snapshot (read-only store access; the only IO in this module).
 
 /// Reads what Home Assistant is shown at `now`, with the order events of
-/// ledger entries after `since_seq` (at most [`MAX_RECENT_EVENTS`]) as its
-/// events. Returns it with the newest ledger seq seen.
+/// ledger entries after `since_seq` (of at most [`MAX_LEDGER_SCAN`], the
+/// newest) as its events. Returns it with the newest ledger seq seen.
 pub fn read_snapshot(
     config: &Config,
     read: &Reader<'_>,
@@ -273,7 +284,7 @@ pub fn read_snapshot(
     let head = read.ledger_head()?.map_or(0, |(seq, _)| seq);
     let mut events = Vec::new();
     if head > since_seq {
-        let fetch = (head - since_seq).min(MAX_RECENT_EVENTS as i64) as u32;
+        let fetch = (head - since_seq).min(i64::from(MAX_LEDGER_SCAN)) as u32;
         let mut items_of: HashMap<String, (String, u32)> = HashMap::new();
         for row in read.ledger_recent(fetch)? {
             if row.seq <= since_seq {
@@ -468,12 +479,37 @@ fn item_key(item: &str, kind: &str) -> String {
     format!("item_{item}_{kind}")
 }
 
-/// The item id of an item component key, if `key` is one.
+/// The item id of an item component key, if `key` is one (an id as
+/// configuration allows: `[A-Za-z0-9_-]`, 1 to 64 characters).
 fn item_of_key(key: &str) -> Option<&str> {
     let rest = key.strip_prefix("item_")?;
     ["_level", "_days_left", "_next_order"]
         .iter()
         .find_map(|kind| rest.strip_suffix(kind))
+        .filter(|id| is_ident(id, 64))
+}
+
+/// `[A-Za-z0-9_-]{1,max}`: what larder's ids (and so its keys and topic
+/// segments) are made of.
+fn is_ident(text: &str, max: usize) -> bool {
+    (1..=max).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Whether `key` with `platform` is a component larder announces (read
+/// back from the broker, the document may be anyone's).
+fn is_own_component(key: &str, platform: &str) -> bool {
+    match platform {
+        "sensor" => key == "pending_approvals" || item_of_key(key).is_some(),
+        "event" => key == "order_events",
+        "button" => key
+            .strip_prefix("approve_")
+            .or_else(|| key.strip_prefix("deny_"))
+            .is_some_and(|intent| is_ident(intent, 128)),
+        _ => false,
+    }
 }
 
 /// Every component larder announces for this configuration and state,
@@ -779,10 +815,11 @@ impl Publisher {
         let Some(cmps) = document.get("cmps").and_then(Value::as_object) else {
             return publisher;
         };
-        for (key, component) in cmps {
-            let Some(platform) = component.get("p").and_then(Value::as_str) else {
-                continue;
-            };
+        let own = cmps.iter().filter_map(|(key, component)| {
+            let platform = component.get("p").and_then(Value::as_str)?;
+            is_own_component(key, platform).then_some((key, component, platform))
+        });
+        for (key, component, platform) in own.take(MAX_READ_BACK_COMPONENTS) {
             let stub = component.as_object().is_some_and(|o| o.len() == 1);
             let into = if stub {
                 &mut publisher.removed
@@ -825,23 +862,28 @@ impl Publisher {
             return out;
         }
         let current = components(config, snapshot);
-        let mut cleared_items = Vec::new();
+        let mut cleared_items = std::collections::BTreeSet::new();
         for (key, platform) in &self.announced {
             if !current.contains_key(key) {
                 self.removed.insert(key.clone(), platform.clone());
                 if let Some(item) = item_of_key(key) {
-                    if config.item(item).is_none() && !cleared_items.contains(&item.to_owned()) {
-                        cleared_items.push(item.to_owned());
+                    if config.item(item).is_none() && cleared_items.len() < MAX_REMOVAL_STUBS {
+                        cleared_items.insert(item.to_owned());
                     }
                 }
             }
         }
         self.removed.retain(|key, _| !current.contains_key(key));
-        while self.removed.len() > MAX_REMOVAL_STUBS {
-            let oldest = self.removed.keys().next().cloned();
-            if let Some(key) = oldest {
-                self.removed.remove(&key);
-            }
+        if self.removed.len() > MAX_REMOVAL_STUBS {
+            let keep = self.removed.split_off(
+                &self
+                    .removed
+                    .keys()
+                    .nth(self.removed.len() - MAX_REMOVAL_STUBS)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            self.removed = keep;
         }
         let document = discovery_document(config, &current, &self.removed);
         let document = serde_json::to_vec(&document).unwrap_or_default();

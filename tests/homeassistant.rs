@@ -161,9 +161,31 @@ fn a_killed_daemon_goes_offline_by_its_last_will() {
 
 #[test]
 fn removing_an_item_and_restarting_removes_its_components() {
+    remove_detergent_and_restart("ha-remove", 0);
+}
+
+/// A household stocking 300 more items: its discovery document (about
+/// 350 KB) is over the 256 KiB a larder connection accepted by default,
+/// so the restarted daemon could not read back what it had announced and
+/// never published again.
+#[test]
+fn a_large_households_document_is_read_back_after_a_restart() {
+    remove_detergent_and_restart("ha-remove-large", 300);
+}
+
+fn remove_detergent_and_restart(name: &str, extra_items: usize) {
     let broker = Broker::start();
-    let dir = TempDir::new("ha-remove");
+    let dir = TempDir::new(name);
     let config = ha_config(&dir, &broker, &Setup::default(), "");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    for i in 0..extra_items {
+        text.push_str(&format!(
+            "\n[[items]]\nid = \"pantry-{i}\"\nname = \"Pantry shelf item {i}\"\nunit = \"g\"\n\
+             package-size = 500\nproduct = \"sku-pantry-{i}\"\nprice = 2.0\ncurrency = \"EUR\"\n\
+             category = \"dairy\"\ndevice = \"fridge\"\nslot = \"pantry-{i}\"\n"
+        ));
+    }
+    std::fs::write(&config, text).expect("write config");
     let mut daemon = Daemon::start(&config);
     wait_online(broker.port, "testhub");
     let detergent_state = "larder/testhub/ha/items/detergent";

@@ -24,6 +24,28 @@ pub const SLOT_IDOS1: &str = "idos1";
 /// Slot of Home Connect i-Dos tank 2.
 pub const SLOT_IDOS2: &str = "idos2";
 
+/// A reading (or tick) more than this many seconds older than the newest
+/// one taken is the clock having been set back (a Pi without a real-time
+/// clock booting from its saved time, a corrected NTP step), not a late
+/// copy: it is taken, and a washer's phase times move back with the
+/// clock so the durations measured so far are kept. Within it, an older
+/// reading is a reordered or redelivered copy and is ignored.
+pub const CLOCK_STEP_SECS: i64 = 300;
+
+/// How long after the stop hold a tick waits before it confirms a cycle's
+/// end without a reading: a plug that reports once a minute has reported
+/// power coming back by then. Sampled once a minute, a drum rest in the
+/// last tumble before a pause makes the pause look up to a minute longer
+/// than it was; without this a pause just under the hold counted one
+/// programme twice. A low reading at or after the hold confirms the end at
+/// once; the dose is dated at the cycle's end either way.
+pub const STOP_CONFIRM_SECS: i64 = 60;
+
+/// Whether `at` is behind `last` by more than [`CLOCK_STEP_SECS`].
+fn clock_set_back(last: Option<i64>, at: i64) -> bool {
+    last.is_some_and(|last| at < last.saturating_sub(CLOCK_STEP_SECS))
+}
+
 /// An observation derived from device signals, for the item on `slot`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Derived {
@@ -110,6 +132,9 @@ impl ScaleState {
         if !kg.is_finite() {
             return out;
         }
+        if clock_set_back(self.last_at, at) {
+            self.last_at = None;
+        }
         if self.last_at.is_some_and(|last| at < last) {
             out.stale = true;
             return out;
@@ -117,7 +142,10 @@ impl ScaleState {
         self.last_at = Some(at);
         let gross = kg * params.calibration + params.offset_kg;
         let contents = gross - params.tare_kg;
-        if params.tare_kg > 0.0 && contents < -params.deadband_kg.max(0.5 * params.tare_kg) {
+        // Clearly below empty: the container is off the scale (with
+        // `tare-kg` 0 the device itself was tared with the container on,
+        // and lifting it reads negative). Not an empty container.
+        if contents < -params.deadband_kg.max(0.5 * params.tare_kg) {
             out.lifted = true;
             return out;
         }
@@ -265,6 +293,7 @@ impl WasherState {
         at: i64,
     ) -> WasherOutcome {
         let mut out = WasherOutcome::default();
+        self.follow_clock_back(at);
         if self.last_at.is_some_and(|last| at < last) {
             out.stale = true;
             return out;
@@ -289,6 +318,17 @@ impl WasherState {
             return out;
         };
         self.last_watts = Some(watts);
+        if let WasherPhase::Stopping {
+            started,
+            below_since,
+        } = self.phase
+        {
+            // Still no power at or after the stop hold: the cycle ended.
+            if watts < params.start_watts && at - below_since >= params.stop_secs {
+                self.phase = WasherPhase::Idle;
+                self.finish(params, started, below_since, &mut out);
+            }
+        }
         self.phase = match self.phase {
             WasherPhase::Idle if watts >= params.start_watts => WasherPhase::Starting { since: at },
             WasherPhase::Idle => WasherPhase::Idle,
@@ -321,8 +361,35 @@ impl WasherState {
     /// stayed below the stop threshold for `stop_secs`.
     pub fn tick(&mut self, params: &WasherParams, now: i64) -> WasherOutcome {
         let mut out = WasherOutcome::default();
+        self.follow_clock_back(now);
         self.advance(params, now, &mut out);
         out
+    }
+
+    /// If `at` shows the clock was set back ([`CLOCK_STEP_SECS`]), moves
+    /// the phase times and the newest reading time back with it.
+    fn follow_clock_back(&mut self, at: i64) {
+        let Some(last) = self.last_at.filter(|_| clock_set_back(self.last_at, at)) else {
+            return;
+        };
+        let back = last - at;
+        self.phase = match self.phase {
+            WasherPhase::Idle => WasherPhase::Idle,
+            WasherPhase::Starting { since } => WasherPhase::Starting {
+                since: since.saturating_sub(back),
+            },
+            WasherPhase::Running { started } => WasherPhase::Running {
+                started: started.saturating_sub(back),
+            },
+            WasherPhase::Stopping {
+                started,
+                below_since,
+            } => WasherPhase::Stopping {
+                started: started.saturating_sub(back),
+                below_since: below_since.saturating_sub(back),
+            },
+        };
+        self.last_at = Some(at);
     }
 
     /// Whether a tick could change anything (the engine skips idle devices).
@@ -344,7 +411,7 @@ impl WasherState {
             WasherPhase::Stopping {
                 started,
                 below_since,
-            } if now - below_since >= params.stop_secs => {
+            } if now - below_since >= params.stop_secs.saturating_add(STOP_CONFIRM_SECS) => {
                 self.phase = WasherPhase::Idle;
                 self.finish(params, started, below_since, out);
             }
@@ -457,6 +524,60 @@ mod tests {
         }
     }
 
+    /// Power at `secs` into a trace (each value holds until the next).
+    fn power_at(points: &[(i64, f64)], secs: i64) -> f64 {
+        points
+            .iter()
+            .take_while(|(at, _)| *at <= secs)
+            .last()
+            .map_or(0.0, |(_, w)| *w)
+    }
+
+    #[test]
+    fn every_reporting_rate_and_a_door_spike_after_the_end_give_one_dose_per_programme() {
+        let p = washer();
+        for (name, text, end) in [
+            (
+                "cotton 40",
+                include_str!("../../tests/data/devices/trace-cotton40.csv"),
+                6_480,
+            ),
+            (
+                "eco 40-60",
+                include_str!("../../tests/data/devices/trace-eco4060.csv"),
+                10_860,
+            ),
+        ] {
+            let mut points = trace(text);
+            let last = points.last().map_or(0, |(at, _)| *at);
+            // After the end the door is opened (drum light, pump: 35 W
+            // for 20 s), then the plug is switched off.
+            points.extend([(end + 120, 35.0), (end + 140, 0.4), (last + 600, 0.4)]);
+            let off = last + 900;
+            for every in [10, 60] {
+                let mut state = WasherState::default();
+                let mut found = Vec::new();
+                let mut secs = 0;
+                while secs <= off + 3600 {
+                    let at = T0 + secs;
+                    let relay = secs < off;
+                    let watts = relay.then(|| power_at(&points, secs));
+                    found.extend(state.reading(&p, watts, Some(relay), at).derived);
+                    if secs % 60 == 0 {
+                        found.extend(state.tick(&p, at).derived);
+                    }
+                    secs += every;
+                }
+                assert_eq!(found.len(), 1, "{name}, every {every} s: {found:?}");
+                assert!(
+                    (found[0].at - (T0 + end)).abs() <= every,
+                    "{name}, every {every} s: ends at {}",
+                    found[0].at - T0
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_pause_shorter_than_the_stop_hold_is_bridged_and_a_longer_one_ends_the_cycle() {
         let p = washer();
@@ -473,7 +594,14 @@ mod tests {
         assert_eq!(s.phase, WasherPhase::Running { started: T0 });
         s.reading(&p, Some(0.5), None, T0 + 2000);
         assert!(s.tick(&p, T0 + 2599).derived.is_empty());
-        let done = s.tick(&p, T0 + 2600).derived;
+        // A tick confirms it a minute after the hold (a plug reporting
+        // once a minute has reported power coming back by then).
+        assert!(
+            s.tick(&p, T0 + 2600 + STOP_CONFIRM_SECS - 1)
+                .derived
+                .is_empty()
+        );
+        let done = s.tick(&p, T0 + 2600 + STOP_CONFIRM_SECS).derived;
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].at, T0 + 2000);
         assert_eq!(s.phase, WasherPhase::Idle);
@@ -494,7 +622,7 @@ mod tests {
         assert_eq!(s.phase, WasherPhase::Running { started: T0 + 100 });
         // Ends after 5 minutes: too short for a programme.
         s.reading(&p, Some(0.0), None, T0 + 400);
-        let out = s.tick(&p, T0 + 1000);
+        let out = s.tick(&p, T0 + 1000 + STOP_CONFIRM_SECS);
         assert!(out.derived.is_empty());
         assert!(out.too_short);
     }
@@ -525,6 +653,96 @@ mod tests {
         let before = s.clone();
         assert!(s.reading(&p, Some(0.0), None, T0).stale);
         assert_eq!(s, before);
+    }
+
+    #[test]
+    fn a_clock_set_back_an_hour_mid_cycle_loses_no_readings_and_counts_one_dose() {
+        let p = washer();
+        let mut s = WasherState::default();
+        for minute in 0..=20 {
+            s.reading(&p, Some(2000.0), Some(true), T0 + 60 * minute);
+        }
+        assert_eq!(s.phase, WasherPhase::Running { started: T0 });
+        // The hub's clock is set back an hour (a Pi without a real-time
+        // clock booting from its saved time, then corrected).
+        let back = T0 + 1260 - 3600;
+        let out = s.reading(&p, Some(1800.0), Some(true), back);
+        assert!(
+            !out.stale,
+            "a reading an hour 'older' is the clock, not a late copy"
+        );
+        assert!(matches!(s.phase, WasherPhase::Running { .. }), "{s:?}");
+        s.reading(&p, Some(1.0), Some(true), back + 60);
+        assert!(matches!(s.phase, WasherPhase::Stopping { .. }), "{s:?}");
+        assert!(s.tick(&p, back + 60 + 599).derived.is_empty());
+        // A low reading at the hold's end confirms it at once.
+        let done = s
+            .reading(&p, Some(0.8), Some(true), back + 60 + 600)
+            .derived;
+        assert_eq!(
+            done.len(),
+            1,
+            "one dose, at the cycle's end on the new clock"
+        );
+        assert_eq!(done[0].at, back + 60);
+        assert!(s.tick(&p, back + 7200).derived.is_empty());
+        // Ticks alone also follow the clock back (a plug silent in a
+        // pause): the hold counts on from the first tick after the step.
+        let mut s = WasherState::default();
+        s.reading(&p, Some(2000.0), None, T0);
+        s.reading(&p, Some(2000.0), None, T0 + 1200);
+        s.reading(&p, Some(0.5), None, T0 + 1800);
+        let back = T0 + 1800 - 3600;
+        assert!(s.tick(&p, back).derived.is_empty());
+        assert!(
+            s.tick(&p, back + 599 + STOP_CONFIRM_SECS)
+                .derived
+                .is_empty()
+        );
+        assert_eq!(s.tick(&p, back + 600 + STOP_CONFIRM_SECS).derived.len(), 1);
+        // A copy a few seconds late is still stale.
+        let mut s = WasherState::default();
+        s.reading(&p, Some(2000.0), None, T0 + 100);
+        assert!(s.reading(&p, Some(0.0), None, T0 + 40).stale);
+    }
+
+    #[test]
+    fn a_negative_weight_is_a_lifted_container_and_putting_it_back_is_no_restock() {
+        // Tared on the device with the container on (tare-kg 0): lifting
+        // the container reads its weight negative.
+        for median_of in [1, 3] {
+            let p = ScaleParams {
+                median_of,
+                ..ScaleParams::default()
+            };
+            let mut s = ScaleState::default();
+            let first = feed(&mut s, &p, &[0.8, 0.8, 0.8]);
+            assert_eq!(first.len(), 1, "{first:?}");
+            let mut lifted = Vec::new();
+            for i in 0..4 {
+                let out = s.reading(&p, -0.35, T0 + 3000 + 60 * i);
+                assert!(out.lifted, "median-of {median_of}: {out:?}");
+                lifted.extend(out.derived);
+            }
+            assert!(lifted.is_empty(), "not read as empty: {lifted:?}");
+            let mut back = Vec::new();
+            for i in 0..3 {
+                back.extend(s.reading(&p, 0.75, T0 + 4000 + 60 * i).derived);
+            }
+            assert_eq!(back.len(), 1, "median-of {median_of}: {back:?}");
+            assert_eq!(back[0].kind, ObservationKind::Level, "no phantom restock");
+            assert!((back[0].amount - 0.75).abs() < 1e-9);
+        }
+        // The scale's clock set back: readings keep coming in.
+        let p = ScaleParams {
+            median_of: 1,
+            ..ScaleParams::default()
+        };
+        let mut s = ScaleState::default();
+        s.reading(&p, 0.8, T0);
+        let out = s.reading(&p, 0.5, T0 - 3600);
+        assert!(!out.stale);
+        assert_eq!(out.derived.len(), 1);
     }
 
     fn scale() -> ScaleParams {

@@ -706,3 +706,68 @@ fn config_section_defaults_and_errors_by_key_path() {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
 }
+
+/// Anyone allowed to write discovery (Zigbee2MQTT, ESPHome and Tasmota
+/// all are) can put a document at larder's discovery topic before it
+/// starts. larder reads it back to learn what it announced: a forged one
+/// must not make it publish to wildcard topics, clear topics outside its
+/// own item states, or spin on a huge key list.
+#[test]
+fn a_forged_retained_document_is_read_back_safely() {
+    let cfg = config("");
+    let mut cmps = Map::new();
+    for i in 0..60_000 {
+        cmps.insert(
+            format!("item_junk{i}_level"),
+            json!({"p": "sensor", "x": 1}),
+        );
+    }
+    for key in [
+        "item_a/#_level",
+        "item_b+_level",
+        "item_c/../../status_level",
+        "item__level",
+        "approve_x/y",
+    ] {
+        cmps.insert(key.into(), json!({"p": "sensor", "x": 1}));
+    }
+    cmps.insert("item_stub/+_level".into(), json!({"p": "sensor"}));
+    let forged = serde_json::to_vec(&json!({ "cmps": cmps })).expect("json");
+    let started = std::time::Instant::now();
+    let mut publisher = Publisher::new(Some(&forged));
+    let out = publisher.messages(&cfg, &Snapshot::default(), Occasion::Connected);
+    let took = started.elapsed();
+    let topics = HaTopics::new(&cfg);
+    let prefix = format!("{}/", topics.item_state("x").trim_end_matches("/x"));
+    for m in &out {
+        assert!(
+            !m.topic.contains('+') && !m.topic.contains('#'),
+            "{}",
+            m.topic
+        );
+        if m.payload.is_empty() && m.topic != topics.discovery {
+            let item = m.topic.strip_prefix(&prefix).expect("an item state topic");
+            assert!(
+                !item.is_empty()
+                    && item
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{}",
+                m.topic
+            );
+        }
+    }
+    let doc = discovery_of(&out, &cfg).remove(0);
+    assert_passes(&cfg, &doc);
+    assert!(cmps_len(&doc) <= 3 * 3 + 2 + MAX_REMOVAL_STUBS);
+    assert!(
+        out.len() <= 1 + MAX_REMOVAL_STUBS + 3 + 2,
+        "{} messages",
+        out.len()
+    );
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}
+
+fn cmps_len(message: &Message) -> usize {
+    cmps(message).len()
+}
