@@ -650,24 +650,85 @@ pub enum Inserted {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    /// Decrypted item states exactly as committed (see [`Tx`]): the writer
-    /// is the only one that changes them (one writer per state directory,
-    /// `forget::StateLock`), so it need not read and decrypt them again.
-    /// Stays empty on a read-only handle.
-    states: CommittedStates,
+    /// Decrypted item states and item keys exactly as committed (see
+    /// [`Tx`]): the writer is the only one that changes them (one writer
+    /// per state directory, `forget::StateLock`), so it need not read and
+    /// decrypt them again. Stays empty on a read-only handle.
+    committed: Committed,
 }
 
-/// Item states as committed, by item id.
-type CommittedStates = std::collections::HashMap<String, ItemState>;
-
-/// Item states read or changed inside one transaction; they reach
-/// [`Store::states`] only when the transaction commits.
+/// What the writer holds in memory of the sealed tables, as committed.
 #[derive(Default)]
-struct TxStates {
+struct Committed {
+    /// Item states by item id.
+    states: std::collections::HashMap<String, ItemState>,
+    /// Item keys (`item_keys`) by item id.
+    keys: std::collections::HashMap<String, Vec<u8>>,
+}
+
+/// Item states and keys read or changed inside one transaction; they
+/// reach [`Committed`] only when the transaction commits.
+#[derive(Default)]
+struct TxCache {
     /// By item: its state as this transaction sees it (`None`: no row).
     items: std::collections::BTreeMap<String, TxState>,
-    /// `forget_household` ran: no committed state applies any more.
+    /// By item: its key as this transaction sees it (`None`: no key).
+    keys: std::collections::BTreeMap<String, Option<Vec<u8>>>,
+    /// `forget_household` ran: nothing committed applies any more.
     all_erased: bool,
+}
+
+/// The in-memory view a [`Reader`] or [`Tx`] looks through before SQLite.
+#[derive(Clone, Copy)]
+struct Memory<'a> {
+    committed: &'a Committed,
+    /// Inside a transaction: what it read or changed.
+    pending: Option<&'a std::cell::RefCell<TxCache>>,
+}
+
+impl Memory<'_> {
+    /// The item's key: the transaction's, else the committed one, else
+    /// read (and, in a transaction, remembered).
+    fn key(&self, conn: &Connection, path: &Path, item: &str) -> Result<Option<Vec<u8>>> {
+        let all_erased = match self.pending {
+            Some(pending) => {
+                let pending = pending.borrow();
+                if let Some(key) = pending.keys.get(item) {
+                    return Ok(key.clone());
+                }
+                pending.all_erased
+            }
+            None => false,
+        };
+        if !all_erased {
+            if let Some(key) = self.committed.keys.get(item) {
+                return Ok(Some(key.clone()));
+            }
+        }
+        let key = item_key(conn, path, item)?;
+        if let Some(pending) = self.pending {
+            pending
+                .borrow_mut()
+                .keys
+                .insert(item.to_owned(), key.clone());
+        }
+        Ok(key)
+    }
+
+    /// The item's key, created (random) on first use; in a transaction.
+    fn key_or_create(&self, conn: &Connection, path: &Path, item: &str) -> Result<Vec<u8>> {
+        if let Some(key) = self.key(conn, path, item)? {
+            return Ok(key);
+        }
+        let key = item_key_or_create(conn, path, item)?;
+        if let Some(pending) = self.pending {
+            pending
+                .borrow_mut()
+                .keys
+                .insert(item.to_owned(), Some(key.clone()));
+        }
+        Ok(key)
+    }
 }
 
 /// One item's state inside a transaction.
@@ -727,7 +788,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_owned(),
-            states: CommittedStates::default(),
+            committed: Committed::default(),
         };
         // A file that is not a database at all fails before `quick_check`
         // can run; it is corrupt too (and quarantined), not a hard error.
@@ -785,7 +846,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
-            states: CommittedStates::default(),
+            committed: Committed::default(),
         })
     }
 
@@ -935,15 +996,19 @@ impl Store {
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`).
     pub fn transaction(&mut self) -> Result<Tx<'_>> {
-        let Store { conn, path, states } = self;
+        let Store {
+            conn,
+            path,
+            committed,
+        } = self;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(at(path))?;
         Ok(Tx {
             tx,
             path: path.clone(),
-            committed: states,
-            states: std::cell::RefCell::default(),
+            committed,
+            pending: std::cell::RefCell::default(),
         })
     }
 
@@ -952,8 +1017,10 @@ impl Store {
         Reader {
             conn: &self.conn,
             path: &self.path,
-            committed: &self.states,
-            pending: None,
+            memory: Memory {
+                committed: &self.committed,
+                pending: None,
+            },
         }
     }
 }
@@ -962,10 +1029,9 @@ impl Store {
 pub struct Reader<'a> {
     conn: &'a Connection,
     path: &'a Path,
-    /// The writer's committed item states (empty on a read-only handle).
-    committed: &'a CommittedStates,
-    /// Inside a transaction: the item states it read or changed.
-    pending: Option<&'a std::cell::RefCell<TxStates>>,
+    /// The writer's item states and keys in memory (nothing on a
+    /// read-only handle).
+    memory: Memory<'a>,
 }
 
 /// A write transaction; dropped without `commit` it rolls back, and so do
@@ -980,9 +1046,10 @@ pub struct Reader<'a> {
 pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     path: PathBuf,
-    /// The store's committed states; changed only after a commit.
-    committed: &'a mut CommittedStates,
-    states: std::cell::RefCell<TxStates>,
+    /// The store's committed states and keys; changed only after a commit.
+    committed: &'a mut Committed,
+    /// What this transaction read or changed of them.
+    pending: std::cell::RefCell<TxCache>,
 }
 
 impl std::ops::Deref for Tx<'_> {
@@ -1051,7 +1118,7 @@ impl<'a> Reader<'a> {
     /// committed one held in memory, else read and decrypted (and then
     /// remembered by the transaction).
     pub fn item_state(&self, item: &str) -> Result<Option<ItemState>> {
-        let all_erased = match self.pending {
+        let all_erased = match self.memory.pending {
             Some(pending) => {
                 let pending = pending.borrow();
                 if let Some(entry) = pending.items.get(item) {
@@ -1062,14 +1129,14 @@ impl<'a> Reader<'a> {
             None => false,
         };
         if !all_erased {
-            if let Some(state) = self.committed.get(item) {
+            if let Some(state) = self.memory.committed.states.get(item) {
                 return Ok(Some(state.clone()));
             }
         }
         let state = self
             .item_state_secret(item)?
             .map(|(secret, _)| secret.state);
-        if let Some(pending) = self.pending {
+        if let Some(pending) = self.memory.pending {
             pending.borrow_mut().items.insert(
                 item.to_owned(),
                 TxState {
@@ -1084,10 +1151,7 @@ impl<'a> Reader<'a> {
     /// Inside a transaction: writes its changed item states now (before a
     /// query reads the `item_state` table itself).
     fn write_pending_states(&self) -> Result<()> {
-        match self.pending {
-            Some(pending) => write_states(self.conn, self.path, pending),
-            None => Ok(()),
-        }
+        write_states(self.conn, self.path, self.memory)
     }
 
     /// The item's state as stored (decrypted) and its key.
@@ -1104,7 +1168,7 @@ impl<'a> Reader<'a> {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let key = item_key(self.conn, self.path, item)?;
+        let key = self.memory.key(self.conn, self.path, item)?;
         let secret: ItemStateSecret = open_value(
             self.path,
             key.as_deref(),
@@ -1117,12 +1181,12 @@ impl<'a> Reader<'a> {
 
     /// Whether the item has an encryption key (anything stored about it).
     pub fn has_item_key(&self, item: &str) -> Result<bool> {
-        Ok(item_key(self.conn, self.path, item)?.is_some())
+        Ok(self.memory.key(self.conn, self.path, item)?.is_some())
     }
 
     /// The item's compacted daily aggregates, merged per day, oldest first.
     pub fn observation_days(&self, item: &str) -> Result<Vec<DayAggregate>> {
-        let key = item_key(self.conn, self.path, item)?;
+        let key = self.memory.key(self.conn, self.path, item)?;
         let mut stmt = self
             .conn
             .prepare("SELECT id, sealed FROM observation_days WHERE item = ?1 ORDER BY id")
@@ -1394,7 +1458,7 @@ impl<'a> Reader<'a> {
     pub fn recent_observations(&self, item: &str, limit: u32) -> Result<Vec<ObservationRow>> {
         // Times are sealed, so the newest rows by arrival are decrypted and
         // then ordered by observation time.
-        let key = item_key(self.conn, self.path, item)?;
+        let key = self.memory.key(self.conn, self.path, item)?;
         let mut stmt = self
             .conn
             .prepare(
@@ -1617,31 +1681,41 @@ fn item_key_or_create(conn: &Connection, path: &Path, item: &str) -> Result<Vec<
 
 /// Seals and writes every item state changed in a transaction and not
 /// written yet (at most once per item per transaction).
-fn write_states(
-    conn: &Connection,
-    path: &Path,
-    states: &std::cell::RefCell<TxStates>,
-) -> Result<()> {
-    let mut states = states.borrow_mut();
-    for (item, entry) in states.items.iter_mut() {
-        let (Some(updated_at), Some(state)) = (entry.unwritten, entry.state.as_ref()) else {
-            continue;
+fn write_states(conn: &Connection, path: &Path, memory: Memory<'_>) -> Result<()> {
+    let Some(pending) = memory.pending else {
+        return Ok(());
+    };
+    let unwritten: Vec<(String, i64)> = pending
+        .borrow()
+        .items
+        .iter()
+        .filter(|(_, entry)| entry.state.is_some())
+        .filter_map(|(item, entry)| Some((item.clone(), entry.unwritten?)))
+        .collect();
+    for (item, updated_at) in unwritten {
+        let key = memory.key_or_create(conn, path, &item)?;
+        let sealed = {
+            let pending = pending.borrow();
+            let Some(state) = pending.items.get(&item).and_then(|e| e.state.as_ref()) else {
+                continue;
+            };
+            seal_value(
+                path,
+                &key,
+                &crate::seal::item_state_aad(&item),
+                &ItemStateSecretRef { state, updated_at },
+                &format!("item_state of {item}"),
+            )?
         };
-        let key = item_key_or_create(conn, path, item)?;
-        let sealed = seal_value(
-            path,
-            &key,
-            &crate::seal::item_state_aad(item),
-            &ItemStateSecretRef { state, updated_at },
-            &format!("item_state of {item}"),
-        )?;
         conn.execute_cached(
             "INSERT INTO item_state (item, sealed) VALUES (?1, ?2) \
              ON CONFLICT (item) DO UPDATE SET sealed = excluded.sealed",
             params![item, sealed],
         )
         .map_err(at(path))?;
-        entry.unwritten = None;
+        if let Some(entry) = pending.borrow_mut().items.get_mut(&item) {
+            entry.unwritten = None;
+        }
     }
     Ok(())
 }
@@ -1986,7 +2060,7 @@ impl Reader<'_> {
             let item: String = row.get(1).map_err(self.err())?;
             let sealed: Vec<u8> = row.get(2).map_err(self.err())?;
             if !keys.contains_key(&item) {
-                let key = item_key(self.conn, self.path, &item)?;
+                let key = self.memory.key(self.conn, self.path, &item)?;
                 keys.insert(item.clone(), key);
             }
             let key = keys.get(&item).and_then(|k| k.as_deref());
@@ -2068,35 +2142,45 @@ impl Tx<'_> {
         Reader {
             conn: &self.tx,
             path: &self.path,
+            memory: self.memory(),
+        }
+    }
+
+    /// The in-memory view of this transaction.
+    fn memory(&self) -> Memory<'_> {
+        Memory {
             committed: self.committed,
-            pending: Some(&self.states),
+            pending: Some(&self.pending),
         }
     }
 
     /// Writes the changed item states, commits, then makes this
     /// transaction's item states the store's committed ones.
     pub fn commit(self) -> Result<()> {
-        write_states(&self.tx, &self.path, &self.states)?;
+        write_states(&self.tx, &self.path, self.memory())?;
         let Tx {
             tx,
             path,
             committed,
-            states,
+            pending,
         } = self;
         tx.commit().map_err(at(&path))?;
-        let states = states.into_inner();
-        if states.all_erased {
-            committed.clear();
+        let pending = pending.into_inner();
+        if pending.all_erased {
+            committed.states.clear();
+            committed.keys.clear();
         }
-        for (item, entry) in states.items {
+        for (item, entry) in pending.items {
             match entry.state {
-                Some(state) => {
-                    committed.insert(item, state);
-                }
-                None => {
-                    committed.remove(&item);
-                }
-            }
+                Some(state) => committed.states.insert(item, state),
+                None => committed.states.remove(&item),
+            };
+        }
+        for (item, key) in pending.keys {
+            match key {
+                Some(key) => committed.keys.insert(item, key),
+                None => committed.keys.remove(&item),
+            };
         }
         Ok(())
     }
@@ -2105,7 +2189,9 @@ impl Tx<'_> {
     /// (the unique index decides; a duplicate is sealed and dropped, which
     /// is cheaper than a lookup before every new one).
     pub fn insert_observation(&self, obs: &NewObservation<'_>) -> Result<Inserted> {
-        let key = item_key_or_create(&self.tx, &self.path, obs.item)?;
+        let key = self
+            .memory()
+            .key_or_create(&self.tx, &self.path, obs.item)?;
         let sealed = seal_value(
             &self.path,
             &key,
@@ -2176,7 +2262,7 @@ impl Tx<'_> {
     /// Saves an item's learned state: later reads in this transaction see
     /// it; it is sealed and written once, at [`Tx::commit`].
     pub fn save_item_state(&self, item: &str, state: &ItemState, now: i64) -> Result<()> {
-        self.states.borrow_mut().items.insert(
+        self.pending.borrow_mut().items.insert(
             item.to_owned(),
             TxState {
                 state: Some(state.clone()),
@@ -2530,9 +2616,10 @@ impl Tx<'_> {
         self.tx
             .execute("DELETE FROM item_state WHERE item = ?1", [item])
             .map_err(&err)?;
-        // An unwritten state of the item goes too; committing forgets the
-        // store's copy.
-        self.states.borrow_mut().items.insert(
+        // An unwritten state of the item goes too, and its key; committing
+        // forgets the store's copies.
+        self.pending.borrow_mut().keys.insert(item.to_owned(), None);
+        self.pending.borrow_mut().items.insert(
             item.to_owned(),
             TxState {
                 state: None,
@@ -2618,9 +2705,10 @@ impl Tx<'_> {
         gone.days = count("observation_days")?;
         count("item_state")?;
         {
-            let mut states = self.states.borrow_mut();
-            states.items.clear();
-            states.all_erased = true;
+            let mut pending = self.pending.borrow_mut();
+            pending.items.clear();
+            pending.keys.clear();
+            pending.all_erased = true;
         }
         gone.key = count("item_keys")? > 0;
         gone.dead_letters = count("dead_letters")?;
@@ -2694,7 +2782,7 @@ impl Tx<'_> {
             let seq: i64 = row.get(4).map_err(&err)?;
             let sealed: Vec<u8> = row.get(5).map_err(&err)?;
             if !keys.contains_key(&item) {
-                let key = item_key(&self.tx, &self.path, &item)?;
+                let key = self.memory().key(&self.tx, &self.path, &item)?;
                 keys.insert(item.clone(), key);
             }
             let key = keys.get(&item).and_then(|k| k.as_deref());
@@ -2730,7 +2818,7 @@ impl Tx<'_> {
             .map_err(&err)?;
         for ((item, _), aggregate) in &days {
             next += 1;
-            let key = item_key_or_create(&self.tx, &self.path, item)?;
+            let key = self.memory().key_or_create(&self.tx, &self.path, item)?;
             let sealed = seal_value(
                 &self.path,
                 &key,
@@ -3438,6 +3526,31 @@ mod tests {
             Some(learned(4.0))
         );
         assert_eq!(stored_states(&path), vec![("tea".into(), learned(4.0))]);
+        // An item learned again after its forget gets a new key, not the
+        // erased one still in memory: a fresh handle reads it.
+        let erased_key = item_key(&store.conn, &path, "tea").expect("key");
+        let tx = store.transaction().expect("tx");
+        tx.forget_item("tea", &["tea"], 14).expect("forget");
+        tx.commit().expect("commit");
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("tea", &learned(5.0), 15).expect("save");
+        tx.insert_observation(&obs("tea", 1, "level", 5.0, 15))
+            .expect("observation");
+        tx.commit().expect("commit");
+        assert_ne!(
+            item_key(&store.conn, &path, "tea").expect("key"),
+            erased_key
+        );
+        assert_eq!(stored_states(&path), vec![("tea".into(), learned(5.0))]);
+        let fresh = Store::open_readonly(&path).expect("open");
+        assert_eq!(
+            fresh
+                .read()
+                .recent_observations("tea", 5)
+                .expect("read")
+                .len(),
+            1
+        );
     }
 
     #[test]
