@@ -677,7 +677,12 @@ impl Daemon {
             .arg("--config")
             .arg(config)
             .arg("run")
-            .env("LARDER_LOG", "warn")
+            // The daemon's log filter (e.g. `larder::daemon=debug` shows each
+            // batch); warnings only unless LARDER_BENCH_DAEMON_LOG says.
+            .env(
+                "LARDER_LOG",
+                std::env::var("LARDER_BENCH_DAEMON_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log)?)

@@ -443,24 +443,35 @@ impl Writer {
         let runtime = tokio::runtime::Handle::current();
         let mut next = commands.blocking_recv();
         while let Some(command) = next.take() {
-            if !matches!(command, Command::Message(_)) {
+            if matches!(command, Command::Tick(_) | Command::Stop) {
                 self.decide_undecided();
             }
             match command {
-                Command::Message(first) => {
-                    crate::failpoints::crash_point("writer_before_batch");
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH {
-                        match commands.try_recv() {
-                            Ok(Command::Message(p)) => batch.push(p),
-                            Ok(other) => {
+                Command::Message(_) | Command::MarkSent(..) => {
+                    if matches!(command, Command::Message(_)) {
+                        crate::failpoints::crash_point("writer_before_batch");
+                    }
+                    // Messages and the relay's PUBACK marks waiting now go
+                    // into one transaction (a mark no longer splits a batch
+                    // or costs a commit of its own).
+                    let mut batch = Vec::new();
+                    let mut sent = Vec::new();
+                    let mut waiting = Some(command);
+                    while let Some(command) = waiting.take() {
+                        match command {
+                            Command::Message(p) => batch.push(p),
+                            Command::MarkSent(id, done) => sent.push((id, done)),
+                            other => {
                                 next = Some(other);
                                 break;
                             }
-                            Err(_) => break,
                         }
+                        if batch.len() >= MAX_BATCH {
+                            break;
+                        }
+                        waiting = commands.try_recv().ok();
                     }
-                    if !self.commit_and_ack(&batch) {
+                    if !self.commit_and_ack(&batch, sent) {
                         break;
                     }
                 }
@@ -469,15 +480,6 @@ impl Writer {
                     if let Some(done) = done {
                         let _ = done.send(());
                     }
-                }
-                Command::MarkSent(id, done) => {
-                    let now = self.clock.now();
-                    if let Err(e) = self.engine.mark_sent(&mut self.store, id, now) {
-                        // The row stays unsent and is published again: the
-                        // intent id makes the repeat harmless upstream.
-                        tracing::error!(error = %e, outbox = id, "cannot record publish");
-                    }
-                    let _ = done.send(());
                 }
                 Command::Stop => break,
             }
@@ -524,9 +526,16 @@ impl Writer {
     }
 
     /// Commits a batch, retrying with backoff while the database refuses
-    /// (disk full, locked); acks only after the commit. Returns false if
-    /// asked to shut down before it could commit (nothing acked).
-    fn commit_and_ack(&mut self, batch: &[rumqttc::Publish]) -> bool {
+    /// (disk full, locked); acks only after the commit. The relay's marks
+    /// (`sent`) go into the same transaction and are answered after it; if
+    /// that fails they are recorded on their own once (a failing mark must
+    /// not hold up ingest) and the batch is retried without them. Returns
+    /// false if asked to shut down before it could commit (nothing acked).
+    fn commit_and_ack(
+        &mut self,
+        batch: &[rumqttc::Publish],
+        mut sent: Vec<(i64, oneshot::Sender<()>)>,
+    ) -> bool {
         let inbound: Vec<Inbound<'_>> = batch
             .iter()
             .map(|p| Inbound {
@@ -537,11 +546,26 @@ impl Writer {
             .collect();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
         let outcome = loop {
-            match self
-                .engine
-                .ingest(&mut self.store, &inbound, self.clock.now())
-            {
-                Ok(outcome) => break outcome,
+            let marks: Vec<i64> = sent.iter().map(|(id, _)| *id).collect();
+            match self.engine.ingest_and_mark_sent(
+                &mut self.store,
+                &inbound,
+                &marks,
+                self.clock.now(),
+            ) {
+                Ok(outcome) => {
+                    for (_, done) in sent.drain(..) {
+                        let _ = done.send(());
+                    }
+                    break outcome;
+                }
+                Err(error) if !sent.is_empty() => {
+                    tracing::warn!(%error, messages = batch.len(), marks = sent.len(), "cannot commit messages and publish marks together; recording the marks on their own");
+                    self.mark_sent_alone(std::mem::take(&mut sent));
+                    if batch.is_empty() {
+                        return true;
+                    }
+                }
                 Err(error) => {
                     let delay = backoff.next_delay(mqtt::random_jitter());
                     tracing::error!(%error, messages = batch.len(), retry_in = ?delay, "cannot commit; not acknowledging until it works");
@@ -551,6 +575,10 @@ impl Writer {
                 }
             }
         };
+        if batch.is_empty() {
+            // Only the relay's marks: nothing to ack or decide.
+            return true;
+        }
         if outcome.scrub {
             // A forget was committed: make the erased content unrecoverable
             // from the file, its WAL and free pages before going on.
@@ -583,6 +611,20 @@ impl Writer {
             .get_or_insert_with(std::time::Instant::now);
         self.relay_wake.notify_one();
         true
+    }
+
+    /// Records the relay's PUBACK marks one transaction each and answers
+    /// them; a mark that fails is logged and its row published again.
+    fn mark_sent_alone(&mut self, sent: Vec<(i64, oneshot::Sender<()>)>) {
+        for (id, done) in sent {
+            let now = self.clock.now();
+            if let Err(e) = self.engine.mark_sent(&mut self.store, id, now) {
+                // The row stays unsent and is published again: the
+                // intent id makes the repeat harmless upstream.
+                tracing::error!(error = %e, outbox = id, "cannot record publish");
+            }
+            let _ = done.send(());
+        }
     }
 
     /// Scrubs the database after a forget; on failure (a long reader kept
