@@ -31,7 +31,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Most messages committed in one transaction.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 1024;
 
 /// Decisions for the items a batch touched wait for a quiet moment: the
 /// writer decides once no message has arrived for `DECIDE_WHEN_IDLE`, and
@@ -255,7 +255,7 @@ pub async fn start(
     let processed = Arc::new(AtomicU64::new(0));
     let stopping = Arc::new(AtomicBool::new(false));
     let relay_wake = Arc::new(Notify::new());
-    let (acks, acks_rx) = mpsc::unbounded_channel();
+    let (acks, acks_rx) = mpsc::channel(ACK_QUEUE);
     let acker = tokio::spawn(send_acks(ingest_client.clone(), acks_rx));
     let writer = {
         let clock = clock.clone();
@@ -402,21 +402,42 @@ async fn forward_ingest(mut events: mpsc::Receiver<Polled>, commands: mpsc::Send
 /// backlog the poller can be waiting for the writer to take messages
 /// (poller → forwarder → writer → client queue → poller). Found by
 /// `larder bench` with a 20 000-message backlog, where the daemon stalled.
-async fn send_acks(client: AsyncClient, mut acks: mpsc::UnboundedReceiver<rumqttc::Publish>) {
-    while let Some(publish) = acks.recv().await {
+async fn send_acks(client: AsyncClient, mut acks: mpsc::Receiver<PendingAck>) {
+    while let Some(pending) = acks.recv().await {
         crate::failpoints::crash_point("ack_handoff_before_client");
+        let mut publish = rumqttc::Publish::new("", pending.qos, Vec::new());
+        publish.pkid = pending.pkid;
         if let Err(e) = client.ack(&publish).await {
             tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
         }
     }
 }
 
+/// What acknowledging a committed message needs of it: its packet id and
+/// QoS (all `AsyncClient::ack` reads). Queuing the whole message instead
+/// kept its payload, and the network read buffer it was cut from, alive
+/// until the ack was written: with a 100 000-message backlog the queue
+/// held over 10 MB (`docs/performance.md`).
+#[derive(Debug, Clone, Copy)]
+struct PendingAck {
+    pkid: u16,
+    qos: QoS,
+}
+
+/// Room in the ack queue: one per packet id. The broker cannot have more
+/// unacknowledged QoS 1 messages out to one session than there are packet
+/// ids, so the queue never fills while the broker follows the protocol
+/// (a few bytes a slot, well under 1 MiB). The writer never waits on it (see
+/// `send_acks`); were it full, the ack is dropped with a warning and the
+/// broker redelivers the message, whose duplicate is counted and acked.
+const ACK_QUEUE: usize = 1 << 16;
+
 /// The single SQLite writer, on its own thread.
 struct Writer {
     engine: Engine,
     store: Store,
     /// Committed messages to acknowledge (see `send_acks`).
-    acks: mpsc::UnboundedSender<rumqttc::Publish>,
+    acks: mpsc::Sender<PendingAck>,
     clock: Arc<dyn Clock>,
     processed: Arc<AtomicU64>,
     relay_wake: Arc<Notify>,
@@ -587,9 +608,18 @@ impl Writer {
         }
         crate::failpoints::crash_point("after_commit_before_ack");
         for publish in batch {
-            // Only after the commit above. Fails only if the ack task is
-            // gone (shutting down); the broker then redelivers.
-            let _ = self.acks.send(publish.clone());
+            // Only after the commit above. If the ack task is gone
+            // (shutting down) the broker redelivers.
+            let pending = PendingAck {
+                pkid: publish.pkid,
+                qos: publish.qos,
+            };
+            if let Err(mpsc::error::TrySendError::Full(_)) = self.acks.try_send(pending) {
+                tracing::warn!(
+                    pkid = publish.pkid,
+                    "ack queue full (more unacknowledged messages than packet ids); the broker will redeliver this one"
+                );
+            }
         }
         tracing::debug!(
             messages = batch.len(),
