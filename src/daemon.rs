@@ -30,7 +30,11 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-/// Most messages committed in one transaction.
+/// Most messages committed in one transaction. A persistent session's
+/// queued backlog arrives faster than the writer commits, so batches fill
+/// up; each changed item's state is sealed and written once per batch
+/// (`store::Tx::commit`), so a larger batch writes it less often (1024
+/// instead of 256: writer CPU -20 % in `larder bench`).
 const MAX_BATCH: usize = 1024;
 
 /// Decisions for the items a batch touched wait for a quiet moment: the
