@@ -435,19 +435,33 @@ fn broker_figures(
 
 /// The binary size row for `path`: architecture and strip state from the
 /// ELF header; the 6 MB target applies to the stripped aarch64 build.
+/// Whether a larder binary carries rumqttd (feature `demo-broker`): its
+/// source paths (`rumqttd-0.x/src/…`, in panic locations) are in the file.
+/// The needle is put together at run time so this binary does not carry
+/// it as one string.
+fn embeds_demo_broker(bytes: &[u8]) -> bool {
+    let needle = [&b"rumqtt"[..], &b"d-0."[..]].concat();
+    bytes.windows(needle.len()).any(|w| w == needle.as_slice())
+}
+
 fn size_row(path: &Path, label: &str) -> anyhow::Result<Row> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let (arch, symbols) = elf_info(&bytes)
         .with_context(|| format!("{} is not a little-endian ELF file", path.display()))?;
     let mb = bytes.len() as f64 / 1e6;
     let stripped = if symbols { "not stripped" } else { "stripped" };
+    let build = if embeds_demo_broker(&bytes) {
+        "default build, with the demo broker"
+    } else {
+        "hub build, no demo broker"
+    };
     let target = if arch == "aarch64" {
         verdict(!symbols && mb <= 6.0, "<= 6 MB stripped")
     } else {
         String::new()
     };
     Ok(Row::new(
-        format!("binary size, {arch}, {stripped} ({label})"),
+        format!("binary size, {arch}, {stripped}, {build} ({label})"),
         format!("{mb:.2} MB"),
         target,
     ))
@@ -677,7 +691,12 @@ impl Daemon {
             .arg("--config")
             .arg(config)
             .arg("run")
-            .env("LARDER_LOG", "warn")
+            // The daemon's log filter (e.g. `larder::daemon=debug` shows each
+            // batch); warnings only unless LARDER_BENCH_DAEMON_LOG says.
+            .env(
+                "LARDER_LOG",
+                std::env::var("LARDER_BENCH_DAEMON_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log)?)

@@ -306,7 +306,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             runtime.block_on(crate::daemon::run(config, Arc::new(SystemClock), shutdown))
         }
+        #[cfg(feature = "demo-broker")]
         Command::Demo { days, seed } => runtime()?.block_on(crate::demo::run(days, seed)),
+        #[cfg(not(feature = "demo-broker"))]
+        Command::Demo { .. } => anyhow::bail!(
+            "this larder was built without the embedded demo broker (the hub package leaves it \
+             out to fit the hub's size budget); run the demo from a default build: cargo run -- demo"
+        ),
         Command::Status => status(&load_config(&cli.config)?),
         Command::Decode {
             format,

@@ -189,7 +189,24 @@ impl Engine {
         batch: &[Inbound<'_>],
         now: i64,
     ) -> store::Result<BatchOutcome> {
+        self.ingest_and_mark_sent(store, batch, &[], now)
+    }
+
+    /// [`Engine::ingest`], and in the same transaction records the broker's
+    /// PUBACK of each outbox row in `sent` (as [`Engine::mark_sent`]): one
+    /// commit for both, so the relay's marks do not cost the writer a
+    /// commit (an fsync) each.
+    pub fn ingest_and_mark_sent(
+        &self,
+        store: &mut Store,
+        batch: &[Inbound<'_>],
+        sent: &[i64],
+        now: i64,
+    ) -> store::Result<BatchOutcome> {
         let tx = store.transaction()?;
+        for &outbox_id in sent {
+            self.mark_sent_in(&tx, outbox_id, now)?;
+        }
         let mut outcome = BatchOutcome::default();
         for msg in batch {
             match self.route(&tx, msg, now)? {
@@ -1312,6 +1329,12 @@ impl Engine {
     /// moves from `approved` to `sent`.
     pub fn mark_sent(&self, store: &mut Store, outbox_id: i64, now: i64) -> store::Result<()> {
         let tx = store.transaction()?;
+        self.mark_sent_in(&tx, outbox_id, now)?;
+        tx.commit()
+    }
+
+    /// [`Engine::mark_sent`] inside `tx`.
+    fn mark_sent_in(&self, tx: &Tx<'_>, outbox_id: i64, now: i64) -> store::Result<()> {
         if let Some(row) = tx.mark_sent(outbox_id, now)? {
             if row.kind == "intent" {
                 if let Some(id) = &row.intent_id {
@@ -1327,7 +1350,7 @@ impl Engine {
                 }
             }
         }
-        tx.commit()
+        Ok(())
     }
 
     /// Expires stale approval requests, then decides for `items` (all when

@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod core;
 pub mod daemon;
+#[cfg(feature = "demo-broker")]
 pub mod demo;
 pub mod engine;
 pub mod explain;

@@ -660,6 +660,93 @@ pub enum Inserted {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Decrypted item states and item keys exactly as committed (see
+    /// [`Tx`]): the writer is the only one that changes them (one writer
+    /// per state directory, `forget::StateLock`), so it need not read and
+    /// decrypt them again. Stays empty on a read-only handle.
+    committed: Committed,
+}
+
+/// What the writer holds in memory of the sealed tables, as committed.
+#[derive(Default)]
+struct Committed {
+    /// Item states by item id.
+    states: std::collections::HashMap<String, ItemState>,
+    /// Item keys (`item_keys`) by item id.
+    keys: std::collections::HashMap<String, Vec<u8>>,
+}
+
+/// Item states and keys read or changed inside one transaction; they
+/// reach [`Committed`] only when the transaction commits.
+#[derive(Default)]
+struct TxCache {
+    /// By item: its state as this transaction sees it (`None`: no row).
+    items: std::collections::BTreeMap<String, TxState>,
+    /// By item: its key as this transaction sees it (`None`: no key).
+    keys: std::collections::BTreeMap<String, Option<Vec<u8>>>,
+    /// `forget_household` ran: nothing committed applies any more.
+    all_erased: bool,
+}
+
+/// The in-memory view a [`Reader`] or [`Tx`] looks through before SQLite.
+#[derive(Clone, Copy)]
+struct Memory<'a> {
+    committed: &'a Committed,
+    /// Inside a transaction: what it read or changed.
+    pending: Option<&'a std::cell::RefCell<TxCache>>,
+}
+
+impl Memory<'_> {
+    /// The item's key: the transaction's, else the committed one, else
+    /// read (and, in a transaction, remembered).
+    fn key(&self, conn: &Connection, path: &Path, item: &str) -> Result<Option<Vec<u8>>> {
+        let all_erased = match self.pending {
+            Some(pending) => {
+                let pending = pending.borrow();
+                if let Some(key) = pending.keys.get(item) {
+                    return Ok(key.clone());
+                }
+                pending.all_erased
+            }
+            None => false,
+        };
+        if !all_erased {
+            if let Some(key) = self.committed.keys.get(item) {
+                return Ok(Some(key.clone()));
+            }
+        }
+        let key = item_key(conn, path, item)?;
+        if let Some(pending) = self.pending {
+            pending
+                .borrow_mut()
+                .keys
+                .insert(item.to_owned(), key.clone());
+        }
+        Ok(key)
+    }
+
+    /// The item's key, created (random) on first use; in a transaction.
+    fn key_or_create(&self, conn: &Connection, path: &Path, item: &str) -> Result<Vec<u8>> {
+        if let Some(key) = self.key(conn, path, item)? {
+            return Ok(key);
+        }
+        let key = item_key_or_create(conn, path, item)?;
+        if let Some(pending) = self.pending {
+            pending
+                .borrow_mut()
+                .keys
+                .insert(item.to_owned(), Some(key.clone()));
+        }
+        Ok(key)
+    }
+}
+
+/// One item's state inside a transaction.
+struct TxState {
+    state: Option<ItemState>,
+    /// Changed and not yet written to `item_state`: the `updated_at` to
+    /// write. Written once per transaction, at commit.
+    unwritten: Option<i64>,
 }
 
 /// Adds the path to a rusqlite error.
@@ -711,6 +798,7 @@ impl Store {
         let store = Store {
             conn,
             path: path.to_owned(),
+            committed: Committed::default(),
         };
         // A file that is not a database at all fails before `quick_check`
         // can run; it is corrupt too (and quarantined), not a hard error.
@@ -768,6 +856,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
+            committed: Committed::default(),
         })
     }
 
@@ -917,12 +1006,20 @@ impl Store {
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`).
     pub fn transaction(&mut self) -> Result<Tx<'_>> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
+        let Store {
+            conn,
+            path,
+            committed,
+        } = self;
+        let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(at(&path))?;
-        Ok(Tx { tx, path })
+            .map_err(at(path))?;
+        Ok(Tx {
+            tx,
+            path: path.clone(),
+            committed,
+            pending: std::cell::RefCell::default(),
+        })
     }
 
     /// Read queries on the current snapshot.
@@ -930,6 +1027,10 @@ impl Store {
         Reader {
             conn: &self.conn,
             path: &self.path,
+            memory: Memory {
+                committed: &self.committed,
+                pending: None,
+            },
         }
     }
 }
@@ -938,12 +1039,27 @@ impl Store {
 pub struct Reader<'a> {
     conn: &'a Connection,
     path: &'a Path,
+    /// The writer's item states and keys in memory (nothing on a
+    /// read-only handle).
+    memory: Memory<'a>,
 }
 
-/// A write transaction; dropped without `commit` it rolls back.
+/// A write transaction; dropped without `commit` it rolls back, and so do
+/// the item states it changed.
+///
+/// Item state is kept decrypted in memory: [`Tx::save_item_state`] only
+/// records the new state, and [`Tx::commit`] writes (seals) each changed
+/// item once, commits, and only then makes the states the store's
+/// committed ones. A transaction that fails or is dropped leaves the
+/// store's states as they were; `forget_item` / `forget_household` drop
+/// the states they erase. Reads in the transaction see its own changes.
 pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     path: PathBuf,
+    /// The store's committed states and keys; changed only after a commit.
+    committed: &'a mut Committed,
+    /// What this transaction read or changed of them.
+    pending: std::cell::RefCell<TxCache>,
 }
 
 impl std::ops::Deref for Tx<'_> {
@@ -1008,17 +1124,44 @@ impl<'a> Reader<'a> {
         at(self.path)
     }
 
-    /// The learned state of an item, if any.
+    /// The learned state of an item, if any: this transaction's, else the
+    /// committed one held in memory, else read and decrypted (and then
+    /// remembered by the transaction).
     pub fn item_state(&self, item: &str) -> Result<Option<ItemState>> {
-        let Some((secret, _)) = self.item_state_secret(item)? else {
-            return Ok(None);
+        let all_erased = match self.memory.pending {
+            Some(pending) => {
+                let pending = pending.borrow();
+                if let Some(entry) = pending.items.get(item) {
+                    return Ok(entry.state.clone());
+                }
+                pending.all_erased
+            }
+            None => false,
         };
-        serde_json::from_value(secret.state)
-            .map(Some)
-            .map_err(|e| StoreError::Decode {
-                path: self.path.to_owned(),
-                detail: format!("item_state of {item}: {e}"),
-            })
+        if !all_erased {
+            if let Some(state) = self.memory.committed.states.get(item) {
+                return Ok(Some(state.clone()));
+            }
+        }
+        let state = self
+            .item_state_secret(item)?
+            .map(|(secret, _)| secret.state);
+        if let Some(pending) = self.memory.pending {
+            pending.borrow_mut().items.insert(
+                item.to_owned(),
+                TxState {
+                    state: state.clone(),
+                    unwritten: None,
+                },
+            );
+        }
+        Ok(state)
+    }
+
+    /// Inside a transaction: writes its changed item states now (before a
+    /// query reads the `item_state` table itself).
+    fn write_pending_states(&self) -> Result<()> {
+        write_states(self.conn, self.path, self.memory)
     }
 
     /// The item's state as stored (decrypted) and its key.
@@ -1035,7 +1178,7 @@ impl<'a> Reader<'a> {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let key = item_key(self.conn, self.path, item)?;
+        let key = self.memory.key(self.conn, self.path, item)?;
         let secret: ItemStateSecret = open_value(
             self.path,
             key.as_deref(),
@@ -1048,12 +1191,12 @@ impl<'a> Reader<'a> {
 
     /// Whether the item has an encryption key (anything stored about it).
     pub fn has_item_key(&self, item: &str) -> Result<bool> {
-        Ok(item_key(self.conn, self.path, item)?.is_some())
+        Ok(self.memory.key(self.conn, self.path, item)?.is_some())
     }
 
     /// The item's compacted daily aggregates, merged per day, oldest first.
     pub fn observation_days(&self, item: &str) -> Result<Vec<DayAggregate>> {
-        let key = item_key(self.conn, self.path, item)?;
+        let key = self.memory.key(self.conn, self.path, item)?;
         let mut stmt = self
             .conn
             .prepare("SELECT id, sealed FROM observation_days WHERE item = ?1 ORDER BY id")
@@ -1325,7 +1468,7 @@ impl<'a> Reader<'a> {
     pub fn recent_observations(&self, item: &str, limit: u32) -> Result<Vec<ObservationRow>> {
         // Times are sealed, so the newest rows by arrival are decrypted and
         // then ordered by observation time.
-        let key = item_key(self.conn, self.path, item)?;
+        let key = self.memory.key(self.conn, self.path, item)?;
         let mut stmt = self
             .conn
             .prepare(
@@ -1448,9 +1591,27 @@ struct ObservationSecret {
     received_at: i64,
 }
 
-/// The sealed content of an `item_state` row.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// The sealed content of an `item_state` row, as the writer reads it:
+/// `{"state": ItemState, "updated_at": seconds}` in JSON (`updated_at` is
+/// only exported). Rows written before the writer cached states went
+/// through `serde_json::Value` (keys sorted) and read the same way
+/// (`store::tests::an_item_state_sealed_through_json_values_still_reads`).
+#[derive(Debug, Clone, serde::Deserialize)]
 struct ItemStateSecret {
+    state: ItemState,
+}
+
+/// [`ItemStateSecret`] as written, without copying the state.
+#[derive(serde::Serialize)]
+struct ItemStateSecretRef<'a> {
+    state: &'a ItemState,
+    updated_at: i64,
+}
+
+/// An `item_state` row's content with the state left as JSON: migration 4
+/// seals old plaintext rows this way, and `larder export` prints it as is.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ItemStateSecretJson {
     state: serde_json::Value,
     updated_at: i64,
 }
@@ -1540,6 +1701,47 @@ fn item_key_or_create(conn: &Connection, path: &Path, item: &str) -> Result<Vec<
     Ok(key.to_vec())
 }
 
+/// Seals and writes every item state changed in a transaction and not
+/// written yet (at most once per item per transaction).
+fn write_states(conn: &Connection, path: &Path, memory: Memory<'_>) -> Result<()> {
+    let Some(pending) = memory.pending else {
+        return Ok(());
+    };
+    let unwritten: Vec<(String, i64)> = pending
+        .borrow()
+        .items
+        .iter()
+        .filter(|(_, entry)| entry.state.is_some())
+        .filter_map(|(item, entry)| Some((item.clone(), entry.unwritten?)))
+        .collect();
+    for (item, updated_at) in unwritten {
+        let key = memory.key_or_create(conn, path, &item)?;
+        let sealed = {
+            let pending = pending.borrow();
+            let Some(state) = pending.items.get(&item).and_then(|e| e.state.as_ref()) else {
+                continue;
+            };
+            seal_value(
+                path,
+                &key,
+                &crate::seal::item_state_aad(&item),
+                &ItemStateSecretRef { state, updated_at },
+                &format!("item_state of {item}"),
+            )?
+        };
+        conn.execute_cached(
+            "INSERT INTO item_state (item, sealed) VALUES (?1, ?2) \
+             ON CONFLICT (item) DO UPDATE SET sealed = excluded.sealed",
+            params![item, sealed],
+        )
+        .map_err(at(path))?;
+        if let Some(entry) = pending.borrow_mut().items.get_mut(&item) {
+            entry.unwritten = None;
+        }
+    }
+    Ok(())
+}
+
 fn seal_value(
     path: &Path,
     key: &[u8],
@@ -1620,7 +1822,7 @@ fn seal_plaintext_rows(conn: &Connection, path: &Path) -> Result<(u64, u64)> {
         while let Some(row) = rows.next().map_err(&err)? {
             let item: String = row.get(0).map_err(&err)?;
             let text: String = row.get(1).map_err(&err)?;
-            let secret = ItemStateSecret {
+            let secret = ItemStateSecretJson {
                 state: serde_json::from_str(&text).map_err(|e| StoreError::Decode {
                     path: path.to_owned(),
                     detail: format!("item_state of {item}: {e}"),
@@ -1772,6 +1974,9 @@ impl Reader<'_> {
 
     /// Number of rows in a table.
     pub fn row_count(&self, table: Table) -> Result<u64> {
+        if table == Table::ItemState {
+            self.write_pending_states()?;
+        }
         self.conn
             .query_row(&format!("SELECT COUNT(*) FROM {}", table.name()), [], |r| {
                 r.get::<_, i64>(0)
@@ -1792,6 +1997,9 @@ impl Reader<'_> {
             table,
             Table::Observations | Table::ItemState | Table::ObservationDays
         ) {
+            if table == Table::ItemState {
+                self.write_pending_states()?;
+            }
             return self.each_sealed_row(table, f);
         }
         let mut stmt = self
@@ -1874,7 +2082,7 @@ impl Reader<'_> {
             let item: String = row.get(1).map_err(self.err())?;
             let sealed: Vec<u8> = row.get(2).map_err(self.err())?;
             if !keys.contains_key(&item) {
-                let key = item_key(self.conn, self.path, &item)?;
+                let key = self.memory.key(self.conn, self.path, &item)?;
                 keys.insert(item.clone(), key);
             }
             let key = keys.get(&item).and_then(|k| k.as_deref());
@@ -1903,7 +2111,7 @@ impl Reader<'_> {
                     ]
                 }
                 Table::ItemState => {
-                    let s: ItemStateSecret = open_value(
+                    let s: ItemStateSecretJson = open_value(
                         self.path,
                         key,
                         &crate::seal::item_state_aad(&item),
@@ -1956,20 +2164,56 @@ impl Tx<'_> {
         Reader {
             conn: &self.tx,
             path: &self.path,
+            memory: self.memory(),
         }
     }
 
-    /// Commits.
+    /// The in-memory view of this transaction.
+    fn memory(&self) -> Memory<'_> {
+        Memory {
+            committed: self.committed,
+            pending: Some(&self.pending),
+        }
+    }
+
+    /// Writes the changed item states, commits, then makes this
+    /// transaction's item states the store's committed ones.
     pub fn commit(self) -> Result<()> {
-        let path = self.path;
-        self.tx.commit().map_err(at(&path))
+        write_states(&self.tx, &self.path, self.memory())?;
+        let Tx {
+            tx,
+            path,
+            committed,
+            pending,
+        } = self;
+        tx.commit().map_err(at(&path))?;
+        let pending = pending.into_inner();
+        if pending.all_erased {
+            committed.states.clear();
+            committed.keys.clear();
+        }
+        for (item, entry) in pending.items {
+            match entry.state {
+                Some(state) => committed.states.insert(item, state),
+                None => committed.states.remove(&item),
+            };
+        }
+        for (item, key) in pending.keys {
+            match key {
+                Some(key) => committed.keys.insert(item, key),
+                None => committed.keys.remove(&item),
+            };
+        }
+        Ok(())
     }
 
     /// Stores an observation unless `(device, epoch, seq)` is already stored
     /// (the unique index decides; a duplicate is sealed and dropped, which
     /// is cheaper than a lookup before every new one).
     pub fn insert_observation(&self, obs: &NewObservation<'_>) -> Result<Inserted> {
-        let key = item_key_or_create(&self.tx, &self.path, obs.item)?;
+        let key = self
+            .memory()
+            .key_or_create(&self.tx, &self.path, obs.item)?;
         let sealed = seal_value(
             &self.path,
             &key,
@@ -2037,30 +2281,16 @@ impl Tx<'_> {
         Ok(previous)
     }
 
-    /// Saves an item's learned state.
+    /// Saves an item's learned state: later reads in this transaction see
+    /// it; it is sealed and written once, at [`Tx::commit`].
     pub fn save_item_state(&self, item: &str, state: &ItemState, now: i64) -> Result<()> {
-        let value = serde_json::to_value(state).map_err(|e| StoreError::Decode {
-            path: self.path.clone(),
-            detail: format!("item_state of {item}: {e}"),
-        })?;
-        let key = item_key_or_create(&self.tx, &self.path, item)?;
-        let sealed = seal_value(
-            &self.path,
-            &key,
-            &crate::seal::item_state_aad(item),
-            &ItemStateSecret {
-                state: value,
-                updated_at: now,
+        self.pending.borrow_mut().items.insert(
+            item.to_owned(),
+            TxState {
+                state: Some(state.clone()),
+                unwritten: Some(now),
             },
-            &format!("item_state of {item}"),
-        )?;
-        self.tx
-            .execute_cached(
-                "INSERT INTO item_state (item, sealed) VALUES (?1, ?2) \
-                 ON CONFLICT (item) DO UPDATE SET sealed = excluded.sealed",
-                params![item, sealed],
-            )
-            .map_err(self.err())?;
+        );
         Ok(())
     }
 
@@ -2408,6 +2638,16 @@ impl Tx<'_> {
         self.tx
             .execute("DELETE FROM item_state WHERE item = ?1", [item])
             .map_err(&err)?;
+        // An unwritten state of the item goes too, and its key; committing
+        // forgets the store's copies.
+        self.pending.borrow_mut().keys.insert(item.to_owned(), None);
+        self.pending.borrow_mut().items.insert(
+            item.to_owned(),
+            TxState {
+                state: None,
+                unwritten: None,
+            },
+        );
         gone.key = self
             .tx
             .execute("DELETE FROM item_keys WHERE item = ?1", [item])
@@ -2488,6 +2728,12 @@ impl Tx<'_> {
         // Adapter devices' filter state (scale readings, washer phase).
         count("device_state")?;
         count("item_state")?;
+        {
+            let mut pending = self.pending.borrow_mut();
+            pending.items.clear();
+            pending.keys.clear();
+            pending.all_erased = true;
+        }
         gone.key = count("item_keys")? > 0;
         gone.dead_letters = count("dead_letters")?;
         count("device_seq")?;
@@ -2560,7 +2806,7 @@ impl Tx<'_> {
             let seq: i64 = row.get(4).map_err(&err)?;
             let sealed: Vec<u8> = row.get(5).map_err(&err)?;
             if !keys.contains_key(&item) {
-                let key = item_key(&self.tx, &self.path, &item)?;
+                let key = self.memory().key(&self.tx, &self.path, &item)?;
                 keys.insert(item.clone(), key);
             }
             let key = keys.get(&item).and_then(|k| k.as_deref());
@@ -2596,7 +2842,7 @@ impl Tx<'_> {
             .map_err(&err)?;
         for ((item, _), aggregate) in &days {
             next += 1;
-            let key = item_key_or_create(&self.tx, &self.path, item)?;
+            let key = self.memory().key_or_create(&self.tx, &self.path, item)?;
             let sealed = seal_value(
                 &self.path,
                 &key,
@@ -3149,6 +3395,252 @@ mod tests {
         ledger::verify(&store.read(), None)
             .expect("walk")
             .expect("verifies");
+    }
+
+    fn learned(level: f64) -> ItemState {
+        ItemState {
+            level: Some(level),
+            level_at: 1_800_000_000,
+            demand_sum: 1.0 / 3.0,
+            weekday_mean: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+            lots: vec![crate::core::forecast::Lot {
+                at: 1_799_000_000,
+                amount: level,
+            }],
+            ..ItemState::default()
+        }
+    }
+
+    /// The `item_state` rows as the file has them (not through the cache).
+    fn stored_states(path: &Path) -> Vec<(String, ItemState)> {
+        let store = Store::open_readonly(path).expect("open");
+        let items: Vec<String> = {
+            let mut stmt = store
+                .conn
+                .prepare("SELECT item FROM item_state ORDER BY item")
+                .expect("prepare");
+            stmt.query_map([], |r| r.get(0))
+                .expect("query")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows")
+        };
+        items
+            .into_iter()
+            .map(|item| {
+                let state = store.read().item_state(&item).expect("read").expect("row");
+                (item, state)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn item_states_are_written_once_at_commit_and_kept_only_when_committed() {
+        let (dir, mut store) = temp_db();
+        let path = dir.path.join("t.db");
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("milk", &learned(1.0), 10).expect("save");
+        tx.save_item_state("milk", &learned(2.0), 11).expect("save");
+        // The transaction sees its own change; nothing is written yet.
+        assert_eq!(tx.read().item_state("milk").expect("r"), Some(learned(2.0)));
+        let rows: i64 = tx
+            .query_row("SELECT COUNT(*) FROM item_state", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 0);
+        tx.commit().expect("commit");
+        assert_eq!(stored_states(&path), vec![("milk".into(), learned(2.0))]);
+        assert_eq!(
+            store.read().item_state("milk").expect("r"),
+            Some(learned(2.0))
+        );
+
+        // Rolled back (dropped): neither the file nor the store keeps it.
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("milk", &learned(3.0), 12).expect("save");
+        tx.save_item_state("eggs", &learned(4.0), 12).expect("save");
+        drop(tx);
+        assert_eq!(
+            store.read().item_state("milk").expect("r"),
+            Some(learned(2.0))
+        );
+        assert_eq!(store.read().item_state("eggs").expect("r"), None);
+        let tx = store.transaction().expect("tx");
+        assert_eq!(tx.read().item_state("milk").expect("r"), Some(learned(2.0)));
+        drop(tx);
+        assert_eq!(stored_states(&path), vec![("milk".into(), learned(2.0))]);
+    }
+
+    #[test]
+    fn a_commit_that_fails_for_a_full_disk_keeps_the_committed_states() {
+        let (dir, mut store) = temp_db();
+        let path = dir.path.join("t.db");
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("milk", &learned(1.0), 10).expect("save");
+        tx.commit().expect("commit");
+        // The disk is full: the file cannot grow by a page.
+        let pages: i64 = store
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .expect("pages");
+        store
+            .conn
+            .execute_batch(&format!("PRAGMA max_page_count = {pages}"))
+            .expect("cap");
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("milk", &learned(2.0), 11).expect("save");
+        for n in 0..300 {
+            tx.save_item_state(&format!("item-{n}"), &learned(5.0), 11)
+                .expect("save");
+        }
+        assert!(tx.commit().is_err(), "the commit must fail on a full disk");
+        assert_eq!(
+            store.read().item_state("milk").expect("r"),
+            Some(learned(1.0))
+        );
+        assert_eq!(store.read().item_state("item-7").expect("r"), None);
+        let tx = store.transaction().expect("tx");
+        assert_eq!(tx.read().item_state("milk").expect("r"), Some(learned(1.0)));
+        drop(tx);
+        assert_eq!(stored_states(&path), vec![("milk".into(), learned(1.0))]);
+        // The retry, once there is room, commits the new states.
+        store
+            .conn
+            .execute_batch("PRAGMA max_page_count = 1000000")
+            .expect("uncap");
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("milk", &learned(2.0), 12).expect("save");
+        tx.commit().expect("commit");
+        assert_eq!(
+            store.read().item_state("milk").expect("r"),
+            Some(learned(2.0))
+        );
+        assert_eq!(stored_states(&path), vec![("milk".into(), learned(2.0))]);
+    }
+
+    #[test]
+    fn forgetting_drops_the_states_held_in_memory() {
+        let (dir, mut store) = temp_db();
+        let path = dir.path.join("t.db");
+        let tx = store.transaction().expect("tx");
+        for item in ["eggs", "milk", "oat-milk"] {
+            tx.save_item_state(item, &learned(1.0), 10).expect("save");
+        }
+        tx.commit().expect("commit");
+        // A change not yet written, then the forget, in one transaction.
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("milk", &learned(2.0), 11).expect("save");
+        tx.forget_item("milk", &["milk"], 11).expect("forget");
+        assert_eq!(tx.read().item_state("milk").expect("r"), None);
+        tx.commit().expect("commit");
+        assert_eq!(store.read().item_state("milk").expect("r"), None);
+        assert_eq!(
+            stored_states(&path),
+            vec![
+                ("eggs".into(), learned(1.0)),
+                ("oat-milk".into(), learned(1.0))
+            ]
+        );
+        // A forget that rolls back forgets nothing.
+        let tx = store.transaction().expect("tx");
+        tx.forget_item("eggs", &["eggs"], 12).expect("forget");
+        drop(tx);
+        assert_eq!(
+            store.read().item_state("eggs").expect("r"),
+            Some(learned(1.0))
+        );
+        // The household: everything, even what the transaction changed
+        // before; what it learns afterwards is kept.
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("eggs", &learned(3.0), 13).expect("save");
+        tx.forget_household(13).expect("forget");
+        assert_eq!(tx.read().item_state("eggs").expect("r"), None);
+        assert_eq!(tx.read().item_state("oat-milk").expect("r"), None);
+        tx.save_item_state("tea", &learned(4.0), 13).expect("save");
+        tx.commit().expect("commit");
+        assert_eq!(store.read().item_state("eggs").expect("r"), None);
+        assert_eq!(store.read().item_state("oat-milk").expect("r"), None);
+        assert_eq!(
+            store.read().item_state("tea").expect("r"),
+            Some(learned(4.0))
+        );
+        assert_eq!(stored_states(&path), vec![("tea".into(), learned(4.0))]);
+        // An item learned again after its forget gets a new key, not the
+        // erased one still in memory: a fresh handle reads it.
+        let erased_key = item_key(&store.conn, &path, "tea").expect("key");
+        let tx = store.transaction().expect("tx");
+        tx.forget_item("tea", &["tea"], 14).expect("forget");
+        tx.commit().expect("commit");
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("tea", &learned(5.0), 15).expect("save");
+        tx.insert_observation(&obs("tea", 1, "level", 5.0, 15))
+            .expect("observation");
+        tx.commit().expect("commit");
+        assert_ne!(
+            item_key(&store.conn, &path, "tea").expect("key"),
+            erased_key
+        );
+        assert_eq!(stored_states(&path), vec![("tea".into(), learned(5.0))]);
+        let fresh = Store::open_readonly(&path).expect("open");
+        assert_eq!(
+            fresh
+                .read()
+                .recent_observations("tea", 5)
+                .expect("read")
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_item_state_sealed_through_json_values_still_reads() {
+        // How every state was written before the writer kept them in
+        // memory: `serde_json::Value` (sorted keys) inside the sealed JSON.
+        let (dir, store) = temp_db();
+        let path = dir.path.join("t.db");
+        let key = item_key_or_create(&store.conn, &path, "milk").expect("key");
+        let old = ItemStateSecretJson {
+            state: serde_json::to_value(learned(2.5)).expect("value"),
+            updated_at: 7,
+        };
+        let sealed = seal_value(
+            &path,
+            &key,
+            &crate::seal::item_state_aad("milk"),
+            &old,
+            "item_state",
+        )
+        .expect("seal");
+        store
+            .conn
+            .execute(
+                "INSERT INTO item_state (item, sealed) VALUES ('milk', ?1)",
+                [sealed],
+            )
+            .expect("insert");
+        drop(store);
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(
+            store.read().item_state("milk").expect("r"),
+            Some(learned(2.5))
+        );
+        // A state written now exports with the same fields.
+        let mut store = store;
+        let tx = store.transaction().expect("tx");
+        tx.save_item_state("eggs", &learned(2.5), 8).expect("save");
+        tx.commit().expect("commit");
+        let mut exported = Vec::new();
+        store
+            .read()
+            .each_row(Table::ItemState, |_, cells| {
+                exported.push(cells);
+                Ok(())
+            })
+            .expect("rows")
+            .expect("export");
+        let text = |cells: &[Cell]| match &cells[1] {
+            Cell::Text(t) => serde_json::from_str::<serde_json::Value>(t).expect("json"),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(text(&exported[0]), text(&exported[1]));
     }
 
     #[test]
