@@ -41,6 +41,10 @@ pub enum Command {
         /// Random seed (same seed, same story).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Sensors: larder's own events (`native`), or a Zigbee2MQTT plug
+        /// on the washer and a Tasmota HX711 scale under the milk (`real`).
+        #[arg(long, value_enum, default_value_t = crate::demo::DemoDevices::Native)]
+        devices: crate::demo::DemoDevices,
     },
     /// Show items, levels, days left, open intents and counters.
     Status,
@@ -301,7 +305,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             runtime.block_on(crate::daemon::run(config, Arc::new(SystemClock), shutdown))
         }
-        Command::Demo { days, seed } => runtime()?.block_on(crate::demo::run(days, seed)),
+        Command::Demo {
+            days,
+            seed,
+            devices,
+        } => runtime()?.block_on(crate::demo::run(days, seed, devices)),
         Command::Status => status(&load_config(&cli.config)?),
         Command::Decode {
             format,
