@@ -448,10 +448,20 @@ fn files_hold(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
     hits
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures() {
+/// The daemon in process on the devices configuration, on a manual clock
+/// at `T0`, online, and a publisher.
+struct Setup {
+    _broker: Broker,
+    dir: TempDir,
+    path: std::path::PathBuf,
+    clock: Arc<larder::clock::ManualClock>,
+    running: larder::daemon::Running,
+    publisher: Option<Publisher>,
+}
+
+async fn setup(tag: &str) -> Setup {
     let broker = Broker::start();
-    let dir = TempDir::new("devices-forget");
+    let dir = TempDir::new(tag);
     let path = write_config(&dir, &broker);
     let config = larder::config::Config::load(&path).expect("config");
     let clock = Arc::new(larder::clock::ManualClock::new(T0));
@@ -469,11 +479,31 @@ async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures
     tokio::task::spawn_blocking(move || wait_online(port, HUB))
         .await
         .expect("online");
-    let mut publisher = Some(
+    let publisher = Some(
         tokio::task::spawn_blocking(move || Publisher::connect(port))
             .await
             .expect("publisher"),
     );
+    Setup {
+        _broker: broker,
+        dir,
+        path,
+        clock,
+        running,
+        publisher,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures() {
+    let Setup {
+        _broker,
+        dir,
+        path,
+        clock,
+        running,
+        mut publisher,
+    } = setup("devices-forget").await;
     // The milk scale and the detergent plug each get a state row.
     publish(
         &mut publisher,
@@ -560,4 +590,44 @@ async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(export("after forget --all")["counts"]["device_state"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identical_home_connect_payload_is_a_redelivery_soon_after_and_a_second_wash_later() {
+    let Setup {
+        _broker,
+        dir: _dir,
+        path: _path,
+        clock,
+        running,
+        mut publisher,
+    } = setup("devices-hc-twice").await;
+    let db = Store::open_readonly(running.database()).expect("db");
+    // hcpy's flattened object has no timestamp: larder dates it on receipt.
+    let finished = data("homeconnect-hcpy.json");
+    let t1 = T0 + 3600;
+    clock.set(t1);
+    publish(&mut publisher, &running, HOMECONNECT, finished.clone()).await;
+    // Redelivered right after a reconnect (QoS 1): counted once.
+    clock.set(t1 + 20);
+    publish(&mut publisher, &running, HOMECONNECT, finished.clone()).await;
+    assert_eq!(
+        observations(&db, "tabs"),
+        vec![("consumed".into(), 1.0, t1)]
+    );
+    assert_eq!(db.read().counter("duplicates").expect("counter"), 1);
+    // The next programme, two hours later, finishes with the same object:
+    // a second wash, a second tab.
+    let t2 = t1 + 7200;
+    clock.set(t2);
+    publish(&mut publisher, &running, HOMECONNECT, finished).await;
+    assert_eq!(
+        observations(&db, "tabs"),
+        vec![("consumed".into(), 1.0, t1), ("consumed".into(), 1.0, t2)]
+    );
+    let publisher = publisher.take();
+    tokio::task::spawn_blocking(move || drop(publisher))
+        .await
+        .expect("drop publisher");
+    running.stop().await.expect("stop");
 }
