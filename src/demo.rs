@@ -48,12 +48,6 @@ const NATIVE_WASHER: &str = "[[devices]]\nid = \"washer\"\ntopic = \"larder/demo
 /// Z2M plug topic and Tasmota scale topic (as in `DEMO_DEVICES`).
 const PLUG_TOPIC: &str = "zigbee2mqtt/Washer plug";
 const SCALE_TOPIC: &str = "tele/fridge-scale/SENSOR";
-/// The plug's `dose`, `stop-secs`; the scale's `tare-kg` and `units-per-kg`
-/// (as in `DEMO_DEVICES`).
-const PLUG_DOSE_ML: f64 = 75.0;
-const PLUG_STOP_SECS: i64 = 600;
-const SCALE_TARE_KG: f64 = 0.35;
-const MILK_LITRES_PER_KG: f64 = 0.97;
 /// The scale reports every 20 minutes (Tasmota `TelePeriod 1200`).
 const SCALE_PERIOD: i64 = 1200;
 
@@ -66,6 +60,47 @@ pub enum DemoDevices {
     /// A Zigbee2MQTT smart plug on the washer and a Tasmota HX711 scale
     /// under the milk (`docs/devices.md`); eggs and cold cuts stay native.
     Real,
+}
+
+/// What the simulated household's real devices are configured with (read
+/// from the parsed configuration, so the simulation and larder agree).
+#[derive(Debug, Clone, Copy)]
+struct DeviceSettings {
+    /// The plug's `dose` (ml a wash) and `stop-secs`.
+    dose_ml: f64,
+    stop_secs: i64,
+    /// The scale's `tare-kg`, `units-per-kg` (litres of milk per kg) and
+    /// `median-of`.
+    tare_kg: f64,
+    litres_per_kg: f64,
+    median_of: usize,
+}
+
+impl DeviceSettings {
+    fn from_config(config: &Config) -> anyhow::Result<DeviceSettings> {
+        let device = |id: &str| {
+            config
+                .devices
+                .iter()
+                .find(|d| d.id == id)
+                .with_context(|| format!("config/demo-devices.toml has no device {id:?}"))
+        };
+        let washer = device("washer-plug")?
+            .washer
+            .as_ref()
+            .context("washer-plug has no [devices.washer]")?;
+        let scale = device("fridge-scale")?
+            .scale
+            .as_ref()
+            .context("fridge-scale has no [devices.scale]")?;
+        Ok(DeviceSettings {
+            dose_ml: washer.dose,
+            stop_secs: washer.stop_secs,
+            tare_kg: scale.tare_kg,
+            litres_per_kg: scale.units_per_kg,
+            median_of: scale.median_of,
+        })
+    }
 }
 
 /// The demo configuration text for `devices` (placeholders not filled).
@@ -136,12 +171,18 @@ pub async fn run(days: u32, seed: u64, devices: DemoDevices) -> anyhow::Result<(
         &keys::to_hex(&alex.public_key())[..16]
     );
     println!("  auto-approve up to 8.00 EUR for dairy and deli; detergent always asks alex");
-    if devices == DemoDevices::Real {
+    let settings = match devices {
+        DemoDevices::Native => None,
+        DemoDevices::Real => Some(DeviceSettings::from_config(&config)?),
+    };
+    if let Some(s) = settings {
         println!(
-            "  devices: washer on a Zigbee2MQTT plug ({PLUG_TOPIC:?}, power → cycles, {PLUG_DOSE_ML} ml a wash);"
+            "  devices: washer on a Zigbee2MQTT plug ({PLUG_TOPIC:?}, power → cycles, {} ml a wash);",
+            s.dose_ml
         );
         println!(
-            "           milk on a Tasmota HX711 scale ({SCALE_TOPIC:?}, kg → litres, tare {SCALE_TARE_KG} kg, median of 3)"
+            "           milk on a Tasmota HX711 scale ({SCALE_TOPIC:?}, kg → litres, tare {} kg, median of {})",
+            s.tare_kg, s.median_of
         );
         println!(
             "           the plug counts doses, not the bottle: the detergent level stays unknown (no refill is recorded)"
@@ -149,7 +190,7 @@ pub async fn run(days: u32, seed: u64, devices: DemoDevices) -> anyhow::Result<(
     }
     println!();
 
-    let house = Household::new(seed, start, devices);
+    let house = Household::new(seed, start, settings);
     let mut sim = Sim::connect(&config, port, running, clock, alex, hub_public, house).await?;
     let result = sim.play(start, days).await;
     let summary = sim.summary();
@@ -878,6 +919,8 @@ struct Household {
     seq: BTreeMap<&'static str, u64>,
     /// Where the sensor messages come from.
     devices: DemoDevices,
+    /// The real devices' settings (`--devices real`).
+    settings: Option<DeviceSettings>,
     /// `--devices real`: device messages not yet published, by (time, order).
     readings: BTreeMap<(i64, u64), DeviceReading>,
     /// The plug: energy counter (kWh), last power (W) and when.
@@ -910,7 +953,8 @@ const ITEMS: [(&str, Option<i64>); 4] = [
 ];
 
 impl Household {
-    fn new(seed: u64, start: i64, devices: DemoDevices) -> Household {
+    /// The household; `settings` given: with the real devices.
+    fn new(seed: u64, start: i64, settings: Option<DeviceSettings>) -> Household {
         let initial = [1.5, 8.0, 150.0, 1500.0];
         let stock = ITEMS
             .iter()
@@ -925,7 +969,8 @@ impl Household {
             stock,
             wasted: BTreeMap::new(),
             seq: BTreeMap::new(),
-            devices,
+            devices: settings.map_or(DemoDevices::Native, |_| DemoDevices::Real),
+            settings,
             readings: BTreeMap::new(),
             plug_energy: 48.31,
             plug_watts: 0.0,
@@ -981,13 +1026,13 @@ impl Household {
 
     /// A Tasmota `tele/<t>/SENSOR` with the HX711's weight: the milk in
     /// its holder, or (`lifted`) the empty scale while someone pours.
-    fn scale_message(&mut self, at: i64, lifted: bool) {
+    fn scale_message(&mut self, s: DeviceSettings, at: i64, lifted: bool) {
         let contents = if lifted {
-            -SCALE_TARE_KG
+            -s.tare_kg
         } else {
-            self.total("milk") / MILK_LITRES_PER_KG
+            self.total("milk") / s.litres_per_kg
         };
-        let kg = (SCALE_TARE_KG + contents + self.rng.normal(0.0, 0.003)).max(0.0);
+        let kg = (s.tare_kg + contents + self.rng.normal(0.0, 0.003)).max(0.0);
         let kg = (kg * 1000.0).round() / 1000.0;
         let time = jiff::Timestamp::from_second(at)
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string())
@@ -1165,11 +1210,11 @@ impl Household {
                 self.consume("milk", milk);
                 pouring = true;
             }
-            18 if self.devices == DemoDevices::Real => {
+            18 if let Some(s) = self.settings => {
                 let washes = if weekend { 0.9 } else { 0.45 };
-                if self.rng.chance(washes) && self.total("detergent") >= PLUG_DOSE_ML {
+                if self.rng.chance(washes) && self.total("detergent") >= s.dose_ml {
                     // The machine doses it; the plug sees only power.
-                    self.consume("detergent", PLUG_DOSE_ML);
+                    self.consume("detergent", s.dose_ml);
                     self.washes += 1;
                     let start = now + self.rng.int(120, 1500);
                     if self.plug_watts == 0.0 {
@@ -1180,7 +1225,7 @@ impl Household {
                     // Some switch the plug off when they empty the drum;
                     // sometimes before larder's stop hold has passed.
                     if self.rng.chance(0.4) {
-                        let off = end + self.rng.int(PLUG_STOP_SECS / 2, 3 * PLUG_STOP_SECS);
+                        let off = end + self.rng.int(s.stop_secs / 2, 3 * s.stop_secs);
                         self.plug_message(off, 0.0, false);
                     }
                 }
@@ -1199,10 +1244,10 @@ impl Household {
             }
             _ => {}
         }
-        if self.devices == DemoDevices::Real {
+        if let Some(s) = self.settings {
             let lifted = pouring && self.rng.chance(0.5);
             for k in 0..HOUR / SCALE_PERIOD {
-                self.scale_message(now + k * SCALE_PERIOD, lifted && k == 0);
+                self.scale_message(s, now + k * SCALE_PERIOD, lifted && k == 0);
             }
         }
         if hour % 2 == 0 {
