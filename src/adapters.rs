@@ -668,15 +668,48 @@ pub fn check_needed(device: &Device, topic: &str, reading: &Reading) -> Result<(
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceState {
     /// Digest of the last payload taken (topic and bytes): a redelivered
-    /// copy changes nothing.
+    /// copy changes nothing (see [`is_redelivery`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_payload: Option<String>,
+    /// When larder received that payload (Unix seconds; absent in states
+    /// saved before this was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_payload_at: Option<i64>,
     /// Load-cell filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<ScaleState>,
     /// Washer cycle detector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub washer: Option<WasherState>,
+}
+
+/// How long after a payload an identical one still counts as its QoS 1
+/// redelivery for a device without `[devices.washer]`, s. The broker
+/// redelivers an unacknowledged message right after larder reconnects;
+/// ten minutes covers a daemon restart.
+pub const REDELIVERY_WINDOW_SECS: i64 = 600;
+
+/// The window in which a payload identical to the device's previous one is
+/// its redelivery: a washer's `min-run-secs` (a second real programme
+/// cannot finish sooner, so a second identical `ProgramFinished` after it
+/// is a second wash), otherwise [`REDELIVERY_WINDOW_SECS`].
+pub fn redelivery_window(device: &Device) -> i64 {
+    device
+        .washer
+        .as_ref()
+        .map_or(REDELIVERY_WINDOW_SECS, |w| w.min_run_secs)
+}
+
+/// Whether a payload with `digest` received at `now` is a redelivery of
+/// the last one taken: identical, and within [`redelivery_window`] of it.
+/// Identical payloads further apart are new readings (a second wash
+/// reported with the same flattened Home Connect object). A state saved
+/// without the time counts an identical payload as a redelivery.
+pub fn is_redelivery(device: &Device, state: &DeviceState, digest: &str, now: i64) -> bool {
+    state.last_payload.as_deref() == Some(digest)
+        && state
+            .last_payload_at
+            .is_none_or(|at| now - at < redelivery_window(device))
 }
 
 /// Hex digest identifying a payload on a topic (for redelivery detection).
@@ -890,6 +923,7 @@ pub fn describe(
     }
     let state = serde_json::to_string(&DeviceState {
         last_payload: None,
+        last_payload_at: None,
         ..state
     })
     .unwrap_or_default();
@@ -1344,6 +1378,57 @@ mod tests {
         let text = describe(&bare, "", fixture("z2m-contact"), 0).unwrap();
         assert!(text.contains("contact closed"), "{text}");
         assert!(text.contains("none: nothing here is needed"), "{text}");
+    }
+
+    #[test]
+    fn an_identical_payload_is_a_redelivery_only_within_the_window() {
+        let hc = washer(PayloadFormat::Homeconnect);
+        assert_eq!(redelivery_window(&hc), 600, "the washer's min-run-secs");
+        let scale = scale(PayloadFormat::Tasmota);
+        assert_eq!(redelivery_window(&scale), REDELIVERY_WINDOW_SECS);
+        let digest = payload_digest("homeconnect/washer", fixture("hc-hcpy"));
+        let t = 1_772_452_800;
+        let state = DeviceState {
+            last_payload: Some(digest.clone()),
+            last_payload_at: Some(t),
+            ..DeviceState::default()
+        };
+        // Right after a reconnect: the same message again.
+        assert!(is_redelivery(&hc, &state, &digest, t));
+        assert!(is_redelivery(&hc, &state, &digest, t + 599));
+        // A second programme cannot finish within the minimum run time.
+        assert!(!is_redelivery(&hc, &state, &digest, t + 600));
+        assert!(!is_redelivery(&hc, &state, &digest, t + 7200));
+        // Another payload is never a redelivery; a state saved before the
+        // time was kept treats an identical one as a redelivery.
+        assert!(!is_redelivery(&hc, &state, "other", t + 1));
+        let old = DeviceState {
+            last_payload_at: None,
+            ..state
+        };
+        assert!(is_redelivery(&hc, &old, &digest, t + 7200));
+        let longer = Device {
+            washer: Some(WasherParams {
+                dose: 1.0,
+                min_run_secs: 1800,
+                ..WasherParams::default()
+            }),
+            ..device(PayloadFormat::Homeconnect)
+        };
+        assert!(is_redelivery(
+            &longer,
+            &old_with(&digest, t),
+            &digest,
+            t + 1200
+        ));
+    }
+
+    fn old_with(digest: &str, at: i64) -> DeviceState {
+        DeviceState {
+            last_payload: Some(digest.to_owned()),
+            last_payload_at: Some(at),
+            ..DeviceState::default()
+        }
     }
 
     #[test]

@@ -28,6 +28,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where the simulated household's sensor messages come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DemoDevices {
+    /// larder's own device events (JSON and CBOR, `docs/protocol.md`).
+    #[default]
+    Native,
+    /// A Zigbee2MQTT smart plug on the washer and a Tasmota HX711 scale
+    /// under the milk (`docs/devices.md`); eggs and cold cuts stay native.
+    Real,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -41,6 +52,10 @@ pub enum Command {
         /// Random seed (same seed, same story).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Sensors: larder's own events (`native`), or a Zigbee2MQTT plug
+        /// on the washer and a Tasmota HX711 scale under the milk (`real`).
+        #[arg(long, value_enum, default_value_t = DemoDevices::Native)]
+        devices: DemoDevices,
     },
     /// Show items, levels, days left, open intents and counters.
     Status,
@@ -307,7 +322,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(crate::daemon::run(config, Arc::new(SystemClock), shutdown))
         }
         #[cfg(feature = "demo-broker")]
-        Command::Demo { days, seed } => runtime()?.block_on(crate::demo::run(days, seed)),
+        Command::Demo {
+            days,
+            seed,
+            devices,
+        } => runtime()?.block_on(crate::demo::run(days, seed, devices)),
         #[cfg(not(feature = "demo-broker"))]
         Command::Demo { .. } => anyhow::bail!(
             "this larder was built without the embedded demo broker (the hub package leaves it \

@@ -9,6 +9,13 @@
 //! clock, publishes that hour's events, waits until the daemon has committed
 //! them and everything it sent has been answered, then prints the timeline.
 //! The story is a pure function of `--seed`.
+//!
+//! With `--devices real` the washer is a Zigbee2MQTT smart plug reporting
+//! power through wash programmes, and the milk stands on a Tasmota HX711
+//! load cell (`config/demo-devices.toml`): the sensor messages are what
+//! those devices publish, and cycles and levels come out of the daemon's
+//! adapters (`adapters`, `core::signals`). The clock then also moves inside
+//! an hour, to each reading's time, as the devices report.
 
 use crate::approval::{self, ApprovalRequest, ReplyClaims};
 use crate::clock::{Clock, ManualClock};
@@ -32,15 +39,96 @@ const HOUR: i64 = 3600;
 /// The embedded household configuration (placeholders filled at start).
 const DEMO_CONFIG: &str = include_str!("../config/demo.toml");
 
-/// Runs the demo for `days` simulated days with `seed`.
-pub async fn run(days: u32, seed: u64) -> anyhow::Result<()> {
+/// The real devices' tables for `--devices real`.
+const DEMO_DEVICES: &str = include_str!("../config/demo-devices.toml");
+
+/// The native washer's table in `DEMO_CONFIG`, replaced by `DEMO_DEVICES`.
+const NATIVE_WASHER: &str = "[[devices]]\nid = \"washer\"\ntopic = \"larder/demo/devices/washer/events\"\nformat = \"cbor\"\n\n";
+
+/// Z2M plug topic and Tasmota scale topic (as in `DEMO_DEVICES`).
+const PLUG_TOPIC: &str = "zigbee2mqtt/Washer plug";
+const SCALE_TOPIC: &str = "tele/fridge-scale/SENSOR";
+/// The scale reports every 20 minutes (Tasmota `TelePeriod 1200`).
+const SCALE_PERIOD: i64 = 1200;
+
+pub use crate::cli::DemoDevices;
+
+/// What the simulated household's real devices are configured with (read
+/// from the parsed configuration, so the simulation and larder agree).
+#[derive(Debug, Clone, Copy)]
+struct DeviceSettings {
+    /// The plug's `dose` (ml a wash) and `stop-secs`.
+    dose_ml: f64,
+    stop_secs: i64,
+    /// The scale's `tare-kg`, `units-per-kg` (litres of milk per kg) and
+    /// `median-of`.
+    tare_kg: f64,
+    litres_per_kg: f64,
+    median_of: usize,
+}
+
+impl DeviceSettings {
+    fn from_config(config: &Config) -> anyhow::Result<DeviceSettings> {
+        let device = |id: &str| {
+            config
+                .devices
+                .iter()
+                .find(|d| d.id == id)
+                .with_context(|| format!("config/demo-devices.toml has no device {id:?}"))
+        };
+        let washer = device("washer-plug")?
+            .washer
+            .as_ref()
+            .context("washer-plug has no [devices.washer]")?;
+        let scale = device("fridge-scale")?
+            .scale
+            .as_ref()
+            .context("fridge-scale has no [devices.scale]")?;
+        Ok(DeviceSettings {
+            dose_ml: washer.dose,
+            stop_secs: washer.stop_secs,
+            tare_kg: scale.tare_kg,
+            litres_per_kg: scale.units_per_kg,
+            median_of: scale.median_of,
+        })
+    }
+}
+
+/// The demo configuration text for `devices` (placeholders not filled).
+fn config_text(devices: DemoDevices) -> anyhow::Result<String> {
+    let mut text = DEMO_CONFIG.to_owned();
+    if devices == DemoDevices::Real {
+        let devices_block = format!("{}\n", DEMO_DEVICES.trim_end());
+        for (from, to) in [
+            (NATIVE_WASHER, devices_block.as_str()),
+            (
+                "device = \"fridge\"\nslot = \"milk\"",
+                "device = \"fridge-scale\"\nslot = \"weight\"",
+            ),
+            (
+                "device = \"washer\"\nslot = \"detergent\"",
+                "device = \"washer-plug\"\nslot = \"cycle\"",
+            ),
+        ] {
+            if !text.contains(from) {
+                bail!("config/demo.toml no longer has {from:?}; update demo::config_text");
+            }
+            text = text.replacen(from, to, 1);
+        }
+    }
+    Ok(text)
+}
+
+/// Runs the demo for `days` simulated days with `seed`, the sensors from
+/// `devices`.
+pub async fn run(days: u32, seed: u64, devices: DemoDevices) -> anyhow::Result<()> {
     let dir = TempDir::new()?;
     let port = free_port()?;
     start_broker(port)?;
     wait_for_port(port).await?;
 
     let alex = SigningKey::create(&dir.path.join("alex.key"))?;
-    let text = DEMO_CONFIG
+    let text = config_text(devices)?
         .replace("{STATE_DIR}", &dir.path.join("state").display().to_string())
         .replace("{PORT}", &port.to_string())
         .replace("{ALEX_KEY}", &keys::to_hex(&alex.public_key()));
@@ -73,9 +161,28 @@ pub async fn run(days: u32, seed: u64) -> anyhow::Result<()> {
         &keys::to_hex(&hub_public)[..16],
         &keys::to_hex(&alex.public_key())[..16]
     );
-    println!("  auto-approve up to 8.00 EUR for dairy and deli; detergent always asks alex\n");
+    println!("  auto-approve up to 8.00 EUR for dairy and deli; detergent always asks alex");
+    let settings = match devices {
+        DemoDevices::Native => None,
+        DemoDevices::Real => Some(DeviceSettings::from_config(&config)?),
+    };
+    if let Some(s) = settings {
+        println!(
+            "  devices: washer on a Zigbee2MQTT plug ({PLUG_TOPIC:?}, power → cycles, {} ml a wash);",
+            s.dose_ml
+        );
+        println!(
+            "           milk on a Tasmota HX711 scale ({SCALE_TOPIC:?}, kg → litres, tare {} kg, median of {})",
+            s.tare_kg, s.median_of
+        );
+        println!(
+            "           the plug counts doses, not the bottle: the detergent level stays unknown (no refill is recorded)"
+        );
+    }
+    println!();
 
-    let mut sim = Sim::connect(&config, port, running, clock, alex, hub_public, seed).await?;
+    let house = Household::new(seed, start, settings);
+    let mut sim = Sim::connect(&config, port, running, clock, alex, hub_public, house).await?;
     let result = sim.play(start, days).await;
     let summary = sim.summary();
     sim.running.stop().await?;
@@ -106,6 +213,9 @@ struct Sim {
     /// Pending deliveries: (intent id, item, quantity, earliest time).
     deliveries: Vec<(String, String, f64, i64)>,
     tally: Tally,
+    /// Observations larder derived from the real devices already printed:
+    /// (item, kind, observed at).
+    derived_seen: std::collections::HashSet<(&'static str, String, i64)>,
 }
 
 /// Counts for the summary.
@@ -121,6 +231,25 @@ struct Tally {
     signatures_verified: u64,
     out_of_stock_hours: BTreeMap<String, u64>,
     orders: BTreeMap<String, u64>,
+    /// `--devices real`: what larder derived from the plug and the scale.
+    devices: DeviceTally,
+}
+
+/// What larder made of the real devices' messages (`--devices real`).
+#[derive(Default)]
+struct DeviceTally {
+    /// Washer cycles larder detected from the plug's power.
+    cycles: u64,
+    /// Detergent those cycles consumed, ml.
+    cycle_ml: f64,
+    /// Milk levels larder derived from the scale's weights.
+    levels: u64,
+    /// Restocks larder detected as weight jumps.
+    restocks: u64,
+    /// Levels derived since the last daily line.
+    day_levels: Vec<f64>,
+    /// Weight readings published since the last daily line.
+    day_readings: u64,
 }
 
 impl Sim {
@@ -131,7 +260,7 @@ impl Sim {
         clock: Arc<ManualClock>,
         alex: SigningKey,
         hub_public: [u8; 32],
-        seed: u64,
+        house: Household,
     ) -> anyhow::Result<Sim> {
         let mut opts = MqttOptions::new("demo-world", "127.0.0.1", port);
         opts.set_keep_alive(Duration::from_secs(30));
@@ -179,7 +308,6 @@ impl Sim {
         }
         client.unsubscribe(status).await?;
         let reader = Store::open_readonly(running.database())?;
-        let start = clock.now();
         Ok(Sim {
             config: config.clone(),
             running,
@@ -189,23 +317,26 @@ impl Sim {
             incoming,
             alex,
             hub_public,
-            house: Household::new(seed, start),
+            house,
             published: 0,
             received: 0,
             handled: std::collections::HashSet::new(),
             seen: BTreeMap::new(),
             deliveries: Vec::new(),
             tally: Tally::default(),
+            derived_seen: std::collections::HashSet::new(),
         })
     }
 
     async fn play(&mut self, start: i64, days: u32) -> anyhow::Result<()> {
-        // The washer's dispenser is filled once at the start.
         self.clock.set(start);
-        let fill = self
-            .house
-            .event("washer", "detergent", EventKind::Added, 1500.0, start);
-        self.publish_event(PayloadFormat::Cbor, &fill).await?;
+        if self.house.devices == DemoDevices::Native {
+            // The washer's dispenser is filled once at the start.
+            let fill = self
+                .house
+                .event("washer", "detergent", EventKind::Added, 1500.0, start);
+            self.publish_event(PayloadFormat::Cbor, &fill).await?;
+        }
         for hour in 0..i64::from(days) * 24 {
             let now = start + hour * HOUR;
             self.clock.set(now);
@@ -216,6 +347,8 @@ impl Sim {
                 }
                 self.publish_event(format, &event).await?;
             }
+            // Real devices' readings taken at the top of the hour.
+            self.publish_device_readings(now + 1).await?;
             for (item, out) in self.house.out_of_stock() {
                 if out {
                     *self.tally.out_of_stock_hours.entry(item).or_default() += 1;
@@ -224,8 +357,106 @@ impl Sim {
             self.settle().await?;
             self.running.tick().await?;
             self.settle().await?;
+            self.print_derived(now)?;
             if hour % 24 == 2 {
                 self.print_day(now)?;
+            }
+            // The rest of the hour: each reading at its own time.
+            self.publish_device_readings(now + HOUR).await?;
+            self.print_derived(self.clock.now())?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the real devices' messages taken before `until`, in time
+    /// order, moving the clock to each one's time once the daemon has
+    /// processed everything before it (Tasmota payloads carry no usable
+    /// time: larder dates them on receipt).
+    async fn publish_device_readings(&mut self, until: i64) -> anyhow::Result<()> {
+        while let Some(reading) = self.house.next_reading(until) {
+            if reading.at > self.clock.now() {
+                self.wait_processed().await?;
+                self.clock.set(reading.at);
+            }
+            if reading.topic == SCALE_TOPIC {
+                self.tally.readings += 1;
+                self.tally.devices.day_readings += 1;
+            }
+            self.client
+                .publish(reading.topic, QoS::AtLeastOnce, false, reading.payload)
+                .await?;
+            self.published += 1;
+        }
+        self.wait_processed().await
+    }
+
+    /// Waits until the daemon has committed everything we published.
+    async fn wait_processed(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.running.processed() < self.published {
+            if Instant::now() > deadline {
+                bail!(
+                    "the simulation stalled: published {}, processed {}",
+                    self.published,
+                    self.running.processed()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(())
+    }
+
+    /// Prints what larder derived from the real devices since last time:
+    /// washer cycles from the plug's power, restocks from the scale (levels
+    /// are summed up in the daily line).
+    fn print_derived(&mut self, now: i64) -> anyhow::Result<()> {
+        if self.house.devices != DemoDevices::Real {
+            return Ok(());
+        }
+        for (item, device) in [("detergent", "washer-plug"), ("milk", "fridge-scale")] {
+            let mut rows = self.reader.read().recent_observations(item, 64)?;
+            rows.retain(|r| r.device == device);
+            rows.reverse(); // oldest first
+            for row in rows {
+                if !self
+                    .derived_seen
+                    .insert((item, row.kind.clone(), row.observed_at))
+                {
+                    continue;
+                }
+                let t = &mut self.tally.devices;
+                match (item, row.kind.as_str()) {
+                    ("detergent", "consumed") => {
+                        t.cycles += 1;
+                        t.cycle_ml += row.amount;
+                        line(
+                            now,
+                            "washer plug",
+                            &format!(
+                                "cycle finished {} ({} ml used)",
+                                clock_time(row.observed_at),
+                                row.amount
+                            ),
+                        );
+                    }
+                    ("milk", "added") => {
+                        t.restocks += 1;
+                        line(
+                            now,
+                            "fridge scale",
+                            &format!(
+                                "weight jump at {}: restock of {:.2} l detected",
+                                clock_time(row.observed_at),
+                                row.amount
+                            ),
+                        );
+                    }
+                    ("milk", "level") => {
+                        t.levels += 1;
+                        t.day_levels.push(row.amount);
+                    }
+                    _ => {}
+                }
             }
         }
         Ok(())
@@ -547,7 +778,26 @@ impl Sim {
     }
 
     /// Once a day: what larder believes about each item.
-    fn print_day(&self, now: i64) -> anyhow::Result<()> {
+    fn print_day(&mut self, now: i64) -> anyhow::Result<()> {
+        if self.house.devices == DemoDevices::Real {
+            let t = &mut self.tally.devices;
+            let levels = std::mem::take(&mut t.day_levels);
+            let lifted = self.reader.read().counter("scale_lifted")?;
+            line(
+                now,
+                "fridge scale",
+                &format!(
+                    "{} weight readings since the last report → {} milk levels{}; holder lifted {lifted}× so far (ignored)",
+                    std::mem::take(&mut t.day_readings),
+                    levels.len(),
+                    match (levels.iter().copied().reduce(f64::max), levels.last()) {
+                        (Some(high), Some(last)) =>
+                            format!(" (high {high:.2} l, last {last:.2} l)"),
+                        _ => String::new(),
+                    }
+                ),
+            );
+        }
         let mut parts = Vec::new();
         for (item, fc) in crate::cli::forecasts(&self.config, &self.reader, now)? {
             let Some(fc) = fc else { continue };
@@ -588,6 +838,30 @@ impl Sim {
             t.signatures_verified,
             read.counter("dead_letters").unwrap_or(0)
         );
+        if self.house.devices == DemoDevices::Real {
+            let d = &t.devices;
+            let counter = |name: &str| read.counter(name).unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "  washer plug (zigbee2mqtt): {} power readings, {} washes run → {} cycles detected ({} ml detergent), {} too short, {} aborted",
+                self.house.plug_readings,
+                self.house.washes,
+                d.cycles,
+                d.cycle_ml,
+                counter("washer_cycles_too_short"),
+                counter("washer_cycles_aborted"),
+            );
+            let _ = writeln!(
+                out,
+                "  fridge scale (tasmota HX711): {} weight readings, {} with the holder lifted → {} milk levels, {} restocks detected; {} ignored as lifted",
+                self.house.scale_readings,
+                self.house.lifted,
+                d.levels,
+                d.restocks,
+                counter("scale_lifted"),
+            );
+            let _ = writeln!(out, "  eggs, cold cuts: larder's own fridge events (json)");
+        }
         for item in &self.config.items {
             let _ = writeln!(
                 out,
@@ -609,7 +883,14 @@ impl Sim {
 
 /// Prints one timeline line: `d03 Wed 08:00  who  text`.
 fn line(now: i64, who: &str, text: &str) {
-    println!("{}  {who:<10}  {text}", short_time(now));
+    println!("{}  {who:<12}  {text}", short_time(now));
+}
+
+/// `18:07`: the time of day.
+fn clock_time(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|ts| ts.strftime("%H:%M").to_string())
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// `d03 Wed 08:00` relative to the demo's first day.
@@ -627,6 +908,31 @@ struct Household {
     /// Per item, amount thrown away because it expired.
     wasted: BTreeMap<&'static str, f64>,
     seq: BTreeMap<&'static str, u64>,
+    /// Where the sensor messages come from.
+    devices: DemoDevices,
+    /// The real devices' settings (`--devices real`).
+    settings: Option<DeviceSettings>,
+    /// `--devices real`: device messages not yet published, by (time, order).
+    readings: BTreeMap<(i64, u64), DeviceReading>,
+    /// The plug: energy counter (kWh), last power (W) and when.
+    plug_energy: f64,
+    plug_watts: f64,
+    plug_at: i64,
+    /// Counts for the summary: plug and scale messages, washes run, scale
+    /// readings taken with the bottle holder lifted.
+    plug_readings: u64,
+    scale_readings: u64,
+    washes: u64,
+    lifted: u64,
+    /// Messages scheduled so far (orders readings of the same second).
+    scheduled: u64,
+}
+
+/// One message of a real device, as it will be published.
+struct DeviceReading {
+    at: i64,
+    topic: &'static str,
+    payload: Vec<u8>,
 }
 
 /// Items the household keeps, with their shelf life in days (`None`: keeps).
@@ -638,7 +944,8 @@ const ITEMS: [(&str, Option<i64>); 4] = [
 ];
 
 impl Household {
-    fn new(seed: u64, start: i64) -> Household {
+    /// The household; `settings` given: with the real devices.
+    fn new(seed: u64, start: i64, settings: Option<DeviceSettings>) -> Household {
         let initial = [1.5, 8.0, 150.0, 1500.0];
         let stock = ITEMS
             .iter()
@@ -653,7 +960,123 @@ impl Household {
             stock,
             wasted: BTreeMap::new(),
             seq: BTreeMap::new(),
+            devices: settings.map_or(DemoDevices::Native, |_| DemoDevices::Real),
+            settings,
+            readings: BTreeMap::new(),
+            plug_energy: 48.31,
+            plug_watts: 0.0,
+            plug_at: start,
+            plug_readings: 0,
+            scale_readings: 0,
+            washes: 0,
+            lifted: 0,
+            scheduled: 0,
         }
+    }
+
+    /// The next real-device message taken before `until`, if any.
+    fn next_reading(&mut self, until: i64) -> Option<DeviceReading> {
+        let first = self.readings.first_key_value()?.0.0;
+        if first >= until {
+            return None;
+        }
+        self.readings.pop_first().map(|(_, r)| r)
+    }
+
+    fn schedule(&mut self, at: i64, topic: &'static str, payload: Vec<u8>) {
+        self.scheduled += 1;
+        self.readings
+            .insert((at, self.scheduled), DeviceReading { at, topic, payload });
+    }
+
+    /// A Zigbee2MQTT plug state (TS011F-like, `last_seen: ISO_8601`).
+    fn plug_message(&mut self, at: i64, watts: f64, on: bool) {
+        let hours = (at - self.plug_at).max(0) as f64 / 3600.0;
+        self.plug_energy += self.plug_watts * hours / 1000.0;
+        self.plug_watts = watts;
+        self.plug_at = at;
+        let voltage = (self.rng.normal(231.0, 1.2) * 10.0).round() / 10.0;
+        let last_seen = jiff::Timestamp::from_second(at)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_string())
+            .unwrap_or_default();
+        let payload = serde_json::json!({
+            "child_lock": "UNLOCK",
+            "current": (watts / voltage * 100.0).round() / 100.0,
+            "energy": (self.plug_energy * 100.0).round() / 100.0,
+            "indicator_mode": "off/on",
+            "last_seen": last_seen,
+            "linkquality": 96 + (self.rng.next_u64() % 40),
+            "power": (watts * 10.0).round() / 10.0,
+            "power_outage_memory": "restore",
+            "state": if on { "ON" } else { "OFF" },
+            "voltage": voltage,
+        });
+        self.plug_readings += 1;
+        self.schedule(at, PLUG_TOPIC, payload.to_string().into_bytes());
+    }
+
+    /// A Tasmota `tele/<t>/SENSOR` with the HX711's weight: the milk in
+    /// its holder, or (`lifted`) the empty scale while someone pours.
+    fn scale_message(&mut self, s: DeviceSettings, at: i64, lifted: bool) {
+        let contents = if lifted {
+            -s.tare_kg
+        } else {
+            self.total("milk") / s.litres_per_kg
+        };
+        let kg = (s.tare_kg + contents + self.rng.normal(0.0, 0.003)).max(0.0);
+        let kg = (kg * 1000.0).round() / 1000.0;
+        let time = jiff::Timestamp::from_second(at)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string())
+            .unwrap_or_default();
+        let payload = serde_json::json!({
+            "Time": time,
+            "HX711": { "Weight": kg, "WeightRaw": (kg * 416_250.0).round() as i64 + 8_192 },
+        });
+        self.scale_readings += 1;
+        if lifted {
+            self.lifted += 1;
+        }
+        self.schedule(at, SCALE_TOPIC, payload.to_string().into_bytes());
+    }
+
+    /// One wash programme on the plug from `start`, reported on change:
+    /// fill, heating, tumbling with drum rests, pauses of minutes between
+    /// wash, rinses and spin, then standby. Returns the standby time (the
+    /// cycle's end).
+    fn wash_programme(&mut self, start: i64) -> i64 {
+        let mut trace: Vec<(i64, f64)> = Vec::new();
+        let mut t = start;
+        let rng = &mut self.rng;
+        let hot = rng.chance(0.5);
+        // Programme selected: display and electronics.
+        steady(rng, &mut trace, &mut t, 60, (1.5, 2.5), (30, 50));
+        // Water in, drum turning slowly.
+        tumble(rng, &mut trace, &mut t, 240, (15.0, 35.0));
+        // Heating.
+        let heat = if hot { (900, 1200) } else { (420, 600) };
+        let secs = rng.int(heat.0, heat.1);
+        steady(rng, &mut trace, &mut t, secs, (1950.0, 2150.0), (50, 90));
+        // Main wash.
+        let secs = rng.int(1500, 2100);
+        tumble(rng, &mut trace, &mut t, secs, (120.0, 400.0));
+        for (pause, rinse) in [((150, 360), true), ((120, 300), true), ((60, 180), false)] {
+            let secs = rng.int(pause.0, pause.1);
+            steady(rng, &mut trace, &mut t, secs, (0.5, 3.0), (60, 120));
+            if rinse {
+                let secs = rng.int(480, 720);
+                tumble(rng, &mut trace, &mut t, secs, (100.0, 300.0));
+            }
+        }
+        // Spin.
+        let secs = rng.int(360, 600);
+        steady(rng, &mut trace, &mut t, secs, (300.0, 600.0), (30, 60));
+        // Done: standby.
+        let standby = rng.range(0.6, 1.2);
+        trace.push((t, standby));
+        for (at, watts) in trace {
+            self.plug_message(at, watts, true);
+        }
+        t
     }
 
     fn event(
@@ -742,15 +1165,21 @@ impl Household {
         let mut events = Vec::new();
         // Spoiled food goes in the bin; the household says so in the app.
         for (item, amount) in self.discard_expired(now) {
-            if item != "detergent" {
+            // Milk on the scale: the scale sees it go.
+            let weighed = item == "milk" && self.devices == DemoDevices::Real;
+            if item != "detergent" && !weighed {
                 let e = self.event("fridge", item, EventKind::Removed, amount, now);
                 events.push((PayloadFormat::Json, e));
             }
         }
+        // Someone pours milk at the top of the hour: the holder is off the
+        // scale for that reading (`--devices real`).
+        let mut pouring = false;
         match hour {
             7 => {
                 let milk = self.rng.normal(0.2, 0.05).max(0.05);
                 self.consume("milk", milk);
+                pouring = true;
                 if !weekend && self.rng.chance(0.8) {
                     let ham = self.rng.normal(45.0, 10.0).max(10.0);
                     self.consume("cold_cuts", ham);
@@ -770,6 +1199,27 @@ impl Household {
             19 if self.rng.chance(0.6) => {
                 let milk = self.rng.normal(0.15, 0.05).max(0.05);
                 self.consume("milk", milk);
+                pouring = true;
+            }
+            18 if let Some(s) = self.settings => {
+                let washes = if weekend { 0.9 } else { 0.45 };
+                if self.rng.chance(washes) && self.total("detergent") >= s.dose_ml {
+                    // The machine doses it; the plug sees only power.
+                    self.consume("detergent", s.dose_ml);
+                    self.washes += 1;
+                    let start = now + self.rng.int(120, 1500);
+                    if self.plug_watts == 0.0 {
+                        // Switched off after the last wash: on again.
+                        self.plug_message(start - 30, 0.0, true);
+                    }
+                    let end = self.wash_programme(start);
+                    // Some switch the plug off when they empty the drum;
+                    // sometimes before larder's stop hold has passed.
+                    if self.rng.chance(0.4) {
+                        let off = end + self.rng.int(s.stop_secs / 2, 3 * s.stop_secs);
+                        self.plug_message(off, 0.0, false);
+                    }
+                }
             }
             18 => {
                 let washes = if weekend { 0.9 } else { 0.45 };
@@ -785,14 +1235,51 @@ impl Household {
             }
             _ => {}
         }
+        if let Some(s) = self.settings {
+            let lifted = pouring && self.rng.chance(0.5);
+            for k in 0..HOUR / SCALE_PERIOD {
+                self.scale_message(s, now + k * SCALE_PERIOD, lifted && k == 0);
+            }
+        }
         if hour % 2 == 0 {
             for (slot, noise) in [("milk", 0.01), ("eggs", 0.05), ("cold_cuts", 2.0)] {
+                if slot == "milk" && self.devices == DemoDevices::Real {
+                    continue;
+                }
                 let level = (self.total(slot) + self.rng.normal(0.0, noise)).max(0.0);
                 let e = self.event("fridge", slot, EventKind::Level, level, now);
                 events.push((PayloadFormat::Json, e));
             }
         }
         events
+    }
+}
+
+/// Readings every `step` seconds for `secs` at a level in `watts`.
+fn steady(
+    rng: &mut Rng,
+    trace: &mut Vec<(i64, f64)>,
+    t: &mut i64,
+    secs: i64,
+    watts: (f64, f64),
+    step: (i64, i64),
+) {
+    let end = *t + secs;
+    while *t < end {
+        trace.push((*t, rng.range(watts.0, watts.1)));
+        *t += rng.int(step.0, step.1);
+    }
+}
+
+/// The drum turning (`turning` W, 40–90 s) and resting (pump and
+/// electronics, 6–12 W, 15–30 s) for `secs`.
+fn tumble(rng: &mut Rng, trace: &mut Vec<(i64, f64)>, t: &mut i64, secs: i64, turning: (f64, f64)) {
+    let end = *t + secs;
+    while *t < end {
+        trace.push((*t, rng.range(turning.0, turning.1)));
+        *t += rng.int(40, 90);
+        trace.push((*t, rng.range(6.0, 12.0)));
+        *t += rng.int(15, 30);
     }
 }
 
@@ -814,6 +1301,16 @@ impl Rng {
 
     fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `lo..hi`.
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.uniform()
+    }
+
+    /// Uniform integer in `lo..=hi`.
+    fn int(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
     }
 
     fn chance(&mut self, p: f64) -> bool {

@@ -421,8 +421,9 @@ impl Engine {
         }
         let mut state = self.device_state(tx, device)?;
         let digest = adapters::payload_digest(msg.topic, msg.payload);
-        if state.last_payload.as_deref() == Some(digest.as_str()) {
-            // A redelivered (or repeated) payload changes no state.
+        if adapters::is_redelivery(device, &state, &digest, now) {
+            // A redelivered payload changes no state. An identical one
+            // later (a second wash's ProgramFinished) is a new reading.
             return Ok(Ok(Handled::Duplicate));
         }
         let at = match reading.at {
@@ -436,6 +437,7 @@ impl Engine {
         };
         let applied = adapters::apply(device, &mut state, &reading, at);
         state.last_payload = Some(digest);
+        state.last_payload_at = Some(now);
         self.save_device_state(tx, device, &state, now)?;
         let items = self.store_derived(tx, device, &applied, now)?;
         Ok(Ok(if items.is_empty() {

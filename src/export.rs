@@ -129,7 +129,9 @@ fn row_value(table: Table, names: &[String], cells: Vec<Cell>) -> Value {
             Cell::Text(t) => {
                 let embedded = matches!(
                     (table, name.as_str()),
-                    (Table::Intents, "why") | (Table::ItemState, "state")
+                    (Table::Intents, "why")
+                        | (Table::ItemState, "state")
+                        | (Table::DeviceState, "state")
                 );
                 if embedded {
                     serde_json::from_str(&t).unwrap_or(Value::String(t))

@@ -45,11 +45,14 @@ pub fn apply(
             }
             let mut gone = tx.forget_item(item, &needles, now)?;
             // Refused events from the item's device naming its slot may
-            // hold its readings too.
+            // hold its readings too; an adapter device's state (a scale's
+            // recent weights, a washer's phase) is about the item it
+            // measures and goes with its key.
             if let Some(configured) = configured {
                 if let Some(device) = config.devices.iter().find(|d| d.id == configured.device) {
                     gone.dead_letters +=
                         tx.forget_dead_letters_on(&device.topic, &configured.slot)?;
+                    gone.key |= tx.forget_device_state(&device.id)?;
                 }
             }
             gone

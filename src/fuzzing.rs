@@ -3,7 +3,7 @@
 //! code. One function per decoder that takes outside bytes; each must
 //! return (never panic) for any input, and checks what it can besides:
 //! a decoded event or shop ack re-encodes to something that decodes to the
-//! same value.
+//! same value; a device payload's observations are finite and not negative.
 //!
 //! Not part of the product's API: nothing in the daemon calls these.
 
@@ -21,6 +21,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("control", control),
     ("upstream_ack", upstream_ack),
     ("config", config),
+    ("adapters", adapters),
 ];
 
 /// Hub id the member-signed targets use.
@@ -136,6 +137,109 @@ pub fn config(data: &[u8]) {
         let _ = crate::config::Config::parse(
             text,
             std::path::Path::new("/nonexistent-larder-fuzz/larder.toml"),
+        );
+    }
+}
+
+/// The adapter formats, in the order [`adapter_device`] picks them.
+const ADAPTER_FORMATS: [PayloadFormat; 6] = [
+    PayloadFormat::Zigbee2mqtt,
+    PayloadFormat::Tasmota,
+    PayloadFormat::Shelly,
+    PayloadFormat::Esphome,
+    PayloadFormat::Homeconnect,
+    PayloadFormat::JsonPath,
+];
+
+/// The device and topic a foreign payload is read as, from the mode byte:
+/// `mode % 6` the format (`ADAPTER_FORMATS`), `mode / 6 % 2` a scale (0) or
+/// a washer (1), `mode / 12 % 2` Shelly's status topic (0) or its
+/// `events/rpc` (1).
+pub fn adapter_device(mode: u8) -> (crate::config::Device, &'static str) {
+    use crate::adapters::{FieldSpec, Unit};
+    use crate::core::signals::{ScaleParams, WasherParams};
+    let format = ADAPTER_FORMATS[usize::from(mode) % ADAPTER_FORMATS.len()];
+    let washer = mode / 6 % 2 == 1;
+    let reading = match format {
+        PayloadFormat::Esphome => Some(FieldSpec {
+            field: String::new(),
+            unit: if washer { Unit::W } else { Unit::G },
+            factor: 1.0,
+        }),
+        PayloadFormat::JsonPath => Some(FieldSpec {
+            field: if washer {
+                "power".into()
+            } else {
+                "sensors.shelf.0.grams".into()
+            },
+            unit: if washer { Unit::W } else { Unit::G },
+            factor: 1.0,
+        }),
+        _ => None,
+    };
+    let device = crate::config::Device {
+        id: "fuzz-device".into(),
+        topic: "fuzz".into(),
+        format,
+        scale: (!washer).then(|| ScaleParams {
+            tare_kg: 0.1,
+            units_per_kg: 1000.0,
+            ..ScaleParams::default()
+        }),
+        washer: washer.then(|| WasherParams {
+            dose: 75.0,
+            ..WasherParams::default()
+        }),
+        reading,
+        channel: 0,
+    };
+    let topic = if mode / 12 % 2 == 1 {
+        "fuzz/events/rpc"
+    } else {
+        "fuzz/status/switch:0"
+    };
+    (device, topic)
+}
+
+/// A foreign device payload (`adapters::decode`, `check_needed`, the
+/// scale and washer state machines, `larder decode`'s text). The first
+/// byte picks the device ([`adapter_device`]); the rest is the payload. A
+/// decoded reading is applied three times over 40 minutes of simulated
+/// time with a tick after, as the daemon would; every observation must be
+/// finite and not negative, and the device state must survive the JSON
+/// round trip the store puts it through.
+pub fn adapters(data: &[u8]) {
+    let Some((&mode, payload)) = data.split_first() else {
+        return;
+    };
+    let (device, topic) = adapter_device(mode);
+    const T: i64 = 1_800_000_000;
+    let _ = crate::adapters::describe(&device, topic, payload, T);
+    let Ok(reading) = crate::adapters::decode(&device, topic, payload) else {
+        return;
+    };
+    if crate::adapters::check_needed(&device, topic, &reading).is_err() {
+        return;
+    }
+    let mut state = crate::adapters::DeviceState::default();
+    let mut derived = Vec::new();
+    for at in [T, T + 700, T + 2400] {
+        let at = reading.at.map_or(at, |own| own.max(at));
+        derived.extend(crate::adapters::apply(&device, &mut state, &reading, at).derived);
+        let json = serde_json::to_string(&state).expect("device state serializes");
+        let back: crate::adapters::DeviceState =
+            serde_json::from_str(&json).expect("device state deserializes");
+        assert_eq!(back, state, "device state must survive its JSON round trip");
+    }
+    if let Some(applied) = crate::adapters::tick(&device, &mut state, T + 7200) {
+        derived.extend(applied.derived);
+    }
+    for d in &derived {
+        assert!(
+            d.amount.is_finite() && d.amount >= 0.0,
+            "observation amount {} on slot {}",
+            d.amount,
+            d.slot
         );
     }
 }

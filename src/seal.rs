@@ -2,7 +2,8 @@
 //! amounts and times, the forecaster's per-item state and the daily
 //! aggregates that replace old observations.
 //!
-//! Every item has its own random 256-bit key (table `item_keys`). A row is
+//! Every item has its own random 256-bit key (table `item_keys`); so does
+//! every adapter device for its processing state (table `device_keys`). A row is
 //! sealed with CHACHA20_POLY1305 (`ring::aead`) under its item's key, with a
 //! fresh random 96-bit nonce per write and the row's identity as associated
 //! data, so a sealed value cannot be moved to another row or item unnoticed.
@@ -72,6 +73,12 @@ pub fn observation_aad(item: &str, device: &str, epoch: u64, seq: u64) -> Vec<u8
 /// Associated data of an item's forecaster state.
 pub fn item_state_aad(item: &str) -> Vec<u8> {
     format!("{DOMAIN}\0item_state\0{item}").into_bytes()
+}
+
+/// Associated data of an adapter device's processing state (sealed under
+/// the device's own key, table `device_keys`).
+pub fn device_state_aad(device: &str) -> Vec<u8> {
+    format!("{DOMAIN}\0device_state\0{device}").into_bytes()
 }
 
 /// Associated data of a daily aggregate row.

@@ -266,7 +266,32 @@ CREATE TABLE device_state (
     updated_at INTEGER NOT NULL
 );
 "#,
+    // 8: adapter devices' state is sealed like item state (a scale's median
+    // window holds recent weights): a random key per device (`device_keys`),
+    // the device id as associated data. `Store::migrate` seals the rows
+    // migration 7 wrote in clear (`seal_device_state_rows`), replaces the
+    // table and scrubs the file.
+    r#"
+CREATE TABLE device_keys (
+    device TEXT PRIMARY KEY,
+    key    BLOB NOT NULL
+);
+
+CREATE TABLE sealed_device_state (
+    device TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL
+);
+"#,
 ];
+
+/// Schema version that sealed `device_state` (see `MIGRATIONS`).
+const SEALED_DEVICE_STATE_VERSION: usize = 8;
+
+/// SQL run after `seal_device_state_rows` in migration 8.
+const SEALED_DEVICE_STATE_RENAMES: &str = r#"
+DROP TABLE device_state;
+ALTER TABLE sealed_device_state RENAME TO device_state;
+"#;
 
 /// Schema version that introduced sealed rows (see `MIGRATIONS`).
 const SEALED_VERSION: usize = 4;
@@ -572,6 +597,8 @@ pub enum Table {
     DeviceSeq,
     /// Learned item state (JSON).
     ItemState,
+    /// Adapter devices' processing state (JSON).
+    DeviceState,
     /// Daily aggregates of observations past the retention age.
     ObservationDays,
     /// Intents and their lifecycle.
@@ -590,10 +617,11 @@ pub enum Table {
 
 impl Table {
     /// Every exported table, in document order.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::Observations,
         Table::DeviceSeq,
         Table::ItemState,
+        Table::DeviceState,
         Table::ObservationDays,
         Table::Intents,
         Table::Approvals,
@@ -609,6 +637,7 @@ impl Table {
             Table::Observations => "observations",
             Table::DeviceSeq => "device_seq",
             Table::ItemState => "item_state",
+            Table::DeviceState => "device_state",
             Table::ObservationDays => "observation_days",
             Table::Intents => "intents",
             Table::Approvals => "approvals",
@@ -622,7 +651,7 @@ impl Table {
     /// Row order: the natural key, so exports are stable.
     fn order(self) -> &'static str {
         match self {
-            Table::DeviceSeq => "device",
+            Table::DeviceSeq | Table::DeviceState => "device",
             Table::ItemState => "item",
             Table::Intents => "created_at, id",
             Table::Counters => "name",
@@ -943,6 +972,18 @@ impl Store {
                     "existing observations and item state encrypted under per-item keys"
                 );
                 sealed_now = true;
+            }
+            if index + 1 == SEALED_DEVICE_STATE_VERSION {
+                let sealed = seal_device_state_rows(&tx, &self.path)?;
+                tx.execute_batch(SEALED_DEVICE_STATE_RENAMES)
+                    .map_err(&err)?;
+                if sealed > 0 {
+                    tracing::info!(
+                        devices = sealed,
+                        "existing device state encrypted under per-device keys"
+                    );
+                    sealed_now = true;
+                }
             }
             tx.pragma_update(None, "user_version", index as i64 + 1)
                 .map_err(&err)?;
@@ -1513,16 +1554,22 @@ impl<'a> Reader<'a> {
             .map_err(self.err())
     }
 
-    /// An adapter device's processing state (JSON), if any.
+    /// An adapter device's processing state (JSON, decrypted), if any.
     pub fn device_state(&self, device: &str) -> Result<Option<String>> {
-        self.conn
+        let sealed: Option<Vec<u8>> = self
+            .conn
             .query_row_cached(
-                "SELECT state FROM device_state WHERE device = ?1",
+                "SELECT sealed FROM device_state WHERE device = ?1",
                 [device],
                 |r| r.get(0),
             )
             .optional()
-            .map_err(self.err())
+            .map_err(self.err())?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let secret = open_device_state(self.conn, self.path, device, &sealed)?;
+        Ok(Some(secret.state))
     }
 
     /// Whether `(device, epoch, seq)` is stored.
@@ -1589,6 +1636,14 @@ struct ObservationSecret {
     amount: f64,
     observed_at: i64,
     received_at: i64,
+}
+
+/// The sealed content of a `device_state` row.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct DeviceStateSecret {
+    /// `adapters::DeviceState` as JSON.
+    state: String,
+    updated_at: i64,
 }
 
 /// The sealed content of an `item_state` row, as the writer reads it:
@@ -1774,6 +1829,101 @@ fn open_value<T: serde::de::DeserializeOwned>(
     let plain = crate::seal::open(key, aad, sealed)
         .ok_or_else(|| bad("cannot decrypt (wrong key, moved or tampered row)".into()))?;
     serde_json::from_slice(&plain).map_err(|e| bad(e.to_string()))
+}
+
+/// A device's key, if it has one.
+fn device_key(conn: &Connection, path: &Path, device: &str) -> Result<Option<Vec<u8>>> {
+    conn.query_row_cached(
+        "SELECT key FROM device_keys WHERE device = ?1",
+        [device],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(at(path))
+}
+
+/// A device's key, created (random) on first use in this transaction.
+fn device_key_or_create(conn: &Connection, path: &Path, device: &str) -> Result<Vec<u8>> {
+    if let Some(key) = device_key(conn, path, device)? {
+        return Ok(key);
+    }
+    let key = crate::seal::new_key();
+    conn.execute_cached(
+        "INSERT INTO device_keys (device, key) VALUES (?1, ?2)",
+        params![device, &key[..]],
+    )
+    .map_err(at(path))?;
+    Ok(key.to_vec())
+}
+
+fn open_device_state(
+    conn: &Connection,
+    path: &Path,
+    device: &str,
+    sealed: &[u8],
+) -> Result<DeviceStateSecret> {
+    let what = format!("device_state of {device}");
+    let Some(key) = device_key(conn, path, device)? else {
+        return Err(StoreError::Decode {
+            path: path.to_owned(),
+            detail: format!("{what}: no key for this device in device_keys"),
+        });
+    };
+    open_value(
+        path,
+        Some(&key),
+        &crate::seal::device_state_aad(device),
+        sealed,
+        &what,
+    )
+}
+
+fn seal_device_state(
+    conn: &Connection,
+    path: &Path,
+    device: &str,
+    secret: &DeviceStateSecret,
+) -> Result<Vec<u8>> {
+    let key = device_key_or_create(conn, path, device)?;
+    seal_value(
+        path,
+        &key,
+        &crate::seal::device_state_aad(device),
+        secret,
+        &format!("device_state of {device}"),
+    )
+}
+
+/// Migration 8: seals every device state row migration 7 wrote in clear
+/// into `sealed_device_state`, creating device keys; returns how many.
+fn seal_device_state_rows(conn: &Connection, path: &Path) -> Result<u64> {
+    let err = at(path);
+    let rows: Vec<(String, String, i64)> = {
+        let mut stmt = conn
+            .prepare("SELECT device, state, updated_at FROM device_state ORDER BY device")
+            .map_err(&err)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(&err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(&err)?
+    };
+    for (device, state, updated_at) in &rows {
+        let sealed = seal_device_state(
+            conn,
+            path,
+            device,
+            &DeviceStateSecret {
+                state: state.clone(),
+                updated_at: *updated_at,
+            },
+        )?;
+        conn.execute(
+            "INSERT INTO sealed_device_state (device, sealed) VALUES (?1, ?2)",
+            params![device, sealed],
+        )
+        .map_err(&err)?;
+    }
+    Ok(rows.len() as u64)
 }
 
 /// Migration 4: seals every plaintext observation and item state into the
@@ -2002,6 +2152,9 @@ impl Reader<'_> {
             }
             return self.each_sealed_row(table, f);
         }
+        if table == Table::DeviceState {
+            return self.each_device_state_row(f);
+        }
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -2032,6 +2185,37 @@ impl Reader<'_> {
 }
 
 impl Reader<'_> {
+    /// `each_row` for `device_state`: decrypted, as `device, state,
+    /// updated_at`.
+    fn each_device_state_row(
+        &self,
+        mut f: impl FnMut(&[String], Vec<Cell>) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>> {
+        let columns: Vec<String> = ["device", "state", "updated_at"]
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT device, sealed FROM device_state ORDER BY device")
+            .map_err(self.err())?;
+        let mut rows = stmt.query([]).map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let device: String = row.get(0).map_err(self.err())?;
+            let sealed: Vec<u8> = row.get(1).map_err(self.err())?;
+            let secret = open_device_state(self.conn, self.path, &device, &sealed)?;
+            let cells = vec![
+                Cell::Text(device),
+                Cell::Text(secret.state),
+                Cell::Integer(secret.updated_at),
+            ];
+            if let Err(e) = f(&columns, cells) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// `each_row` for the sealed tables: rows are decrypted and exported
     /// with their plain columns (the export format predates encryption).
     fn each_sealed_row(
@@ -2727,6 +2911,7 @@ impl Tx<'_> {
         gone.days = count("observation_days")?;
         // Adapter devices' filter state (scale readings, washer phase).
         count("device_state")?;
+        let device_keys = count("device_keys")?;
         count("item_state")?;
         {
             let mut pending = self.pending.borrow_mut();
@@ -2734,7 +2919,7 @@ impl Tx<'_> {
             pending.keys.clear();
             pending.all_erased = true;
         }
-        gone.key = count("item_keys")? > 0;
+        gone.key = count("item_keys")? + device_keys > 0;
         gone.dead_letters = count("dead_letters")?;
         count("device_seq")?;
         count("presence")?;
@@ -2911,16 +3096,41 @@ impl Tx<'_> {
     }
 
     /// Saves an adapter device's processing state (JSON, see
-    /// `adapters::DeviceState`).
+    /// `adapters::DeviceState`), sealed under the device's key.
     pub fn save_device_state(&self, device: &str, state: &str, now: i64) -> Result<()> {
+        let sealed = seal_device_state(
+            &self.tx,
+            &self.path,
+            device,
+            &DeviceStateSecret {
+                state: state.to_owned(),
+                updated_at: now,
+            },
+        )?;
         self.tx
             .execute_cached(
-                "INSERT INTO device_state (device, state, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (device) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-                params![device, state, now],
+                "INSERT INTO device_state (device, sealed) VALUES (?1, ?2) \
+                 ON CONFLICT (device) DO UPDATE SET sealed = excluded.sealed",
+                params![device, sealed],
             )
             .map_err(self.err())?;
         Ok(())
+    }
+
+    /// Erases an adapter device's processing state and its key (forgetting
+    /// an item it measures: a scale's window holds its recent weights);
+    /// returns whether there was any.
+    pub fn forget_device_state(&self, device: &str) -> Result<bool> {
+        let err = self.err();
+        let rows = self
+            .tx
+            .execute("DELETE FROM device_state WHERE device = ?1", [device])
+            .map_err(&err)?;
+        let keys = self
+            .tx
+            .execute("DELETE FROM device_keys WHERE device = ?1", [device])
+            .map_err(&err)?;
+        Ok(rows + keys > 0)
     }
 
     /// Adds `by` to a named counter.
@@ -3203,6 +3413,136 @@ mod tests {
     }
 
     /// Every byte of the database, its WAL and shared memory file.
+    #[test]
+    fn device_state_is_sealed_under_its_device_key_bound_to_its_device_and_exported() {
+        let dir = tempdir::Dir::new();
+        let path = dir.path.join("d.db");
+        let mut store = Store::open(&path).expect("open");
+        let scale = r#"{"scale":{"window":[0.8765431,0.8765432],"reported_kg":0.8765431,"last_at":1800000000}}"#;
+        let plug = r#"{"washer":{"phase":{"phase":"idle"},"last_watts":0.75319}}"#;
+        let tx = store.transaction().expect("tx");
+        tx.save_device_state("fridge-scale-q7", scale, 1_800_000_007)
+            .expect("save");
+        tx.save_device_state("washer-plug-q7", plug, 1_800_000_007)
+            .expect("save");
+        tx.commit().expect("commit");
+        assert_eq!(
+            store.read().device_state("fridge-scale-q7").expect("read"),
+            Some(scale.to_owned())
+        );
+        let bytes = file_bytes(&path);
+        for needle in [&b"0.8765431"[..], b"reported_kg", b"0.75319", b"1800000007"] {
+            assert!(
+                !contains(&bytes, needle),
+                "{} in the files",
+                String::from_utf8_lossy(needle)
+            );
+        }
+        // `larder export` gets them decrypted, with the time they changed.
+        let mut rows = Vec::new();
+        store
+            .read()
+            .each_row(Table::DeviceState, |names, cells| {
+                rows.push((names.to_vec(), cells));
+                Ok(())
+            })
+            .expect("rows")
+            .expect("written");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0, ["device", "state", "updated_at"]);
+        assert_eq!(
+            rows[0].1,
+            vec![
+                Cell::Text("fridge-scale-q7".into()),
+                Cell::Text(scale.into()),
+                Cell::Integer(1_800_000_007)
+            ]
+        );
+        // A sealed state moved to another device's row does not open.
+        store
+            .conn
+            .execute(
+                "UPDATE device_state SET sealed = (SELECT sealed FROM device_state \
+                 WHERE device = 'fridge-scale-q7') WHERE device = 'washer-plug-q7'",
+                [],
+            )
+            .expect("move");
+        let moved = store.read().device_state("washer-plug-q7").unwrap_err();
+        assert!(
+            moved.to_string().contains("device_state of washer-plug-q7"),
+            "{moved}"
+        );
+        // Forgetting a device erases its row and its key, and only those.
+        let tx = store.transaction().expect("tx");
+        assert!(tx.forget_device_state("fridge-scale-q7").expect("forget"));
+        assert!(!tx.forget_device_state("fridge-scale-q7").expect("again"));
+        tx.commit().expect("commit");
+        assert_eq!(
+            store.read().device_state("fridge-scale-q7").expect("read"),
+            None
+        );
+        assert_eq!(
+            device_key(&store.conn, &path, "fridge-scale-q7").expect("key"),
+            None
+        );
+        assert!(
+            device_key(&store.conn, &path, "washer-plug-q7")
+                .expect("key")
+                .is_some()
+        );
+        // Forgetting the household erases every device's state and key.
+        let tx = store.transaction().expect("tx");
+        assert!(tx.forget_household(1_800_000_100).expect("forget").key);
+        tx.commit().expect("commit");
+        for table in ["device_state", "device_keys"] {
+            let n: i64 = store
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .expect("count");
+            assert_eq!(n, 0, "{table}");
+        }
+    }
+
+    #[test]
+    fn a_version_7_file_has_its_device_state_sealed_by_migration_8() {
+        let dir = tempdir::Dir::new();
+        let path = dir.path.join("v7.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch("PRAGMA journal_mode=WAL").expect("wal");
+            for sql in &MIGRATIONS[..SEALED_VERSION - 1] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            // Migration 4 seals in Rust; an empty database needs only its
+            // renames to reach the version 4 schema.
+            conn.execute_batch(MIGRATIONS[SEALED_VERSION - 1])
+                .expect("v4");
+            conn.execute_batch(SEALED_RENAMES).expect("v4 renames");
+            for sql in &MIGRATIONS[SEALED_VERSION..SEALED_DEVICE_STATE_VERSION - 1] {
+                conn.execute_batch(sql).expect("v5-v7");
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 7;
+                 INSERT INTO device_state (device, state, updated_at)
+                   VALUES ('shelf-scale-v7', '{\"scale\":{\"window\":[2.468135]}}', 1700000003);",
+            )
+            .expect("old row");
+        }
+        let store = Store::open(&path).expect("migrates");
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("q");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(
+            store.read().device_state("shelf-scale-v7").expect("reads"),
+            Some(r#"{"scale":{"window":[2.468135]}}"#.to_owned())
+        );
+        let bytes = file_bytes(&path);
+        assert!(!contains(&bytes, b"2.468135"), "plaintext weights left");
+        assert!(!contains(&bytes, b"1700000003"), "plaintext time left");
+    }
+
     fn file_bytes(path: &Path) -> Vec<u8> {
         let mut all = Vec::new();
         for suffix in ["", "-wal", "-shm"] {

@@ -422,3 +422,212 @@ async fn every_ecosystems_payloads_become_observations_and_a_wash_trace_one_dose
         .expect("drop publisher");
     running.stop().await.expect("stop");
 }
+
+/// Runs the `larder` binary with `--config`.
+fn larder_cli(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(crate::support::LARDER)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("LARDER_LOG", "warn")
+        .output()
+        .expect("run larder")
+}
+
+/// Whether any file under `dir` holds `needle`.
+fn files_hold(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(path.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+/// The daemon in process on the devices configuration, on a manual clock
+/// at `T0`, online, and a publisher.
+struct Setup {
+    _broker: Broker,
+    dir: TempDir,
+    path: std::path::PathBuf,
+    clock: Arc<larder::clock::ManualClock>,
+    running: larder::daemon::Running,
+    publisher: Option<Publisher>,
+}
+
+async fn setup(tag: &str) -> Setup {
+    let broker = Broker::start();
+    let dir = TempDir::new(tag);
+    let path = write_config(&dir, &broker);
+    let config = larder::config::Config::load(&path).expect("config");
+    let clock = Arc::new(larder::clock::ManualClock::new(T0));
+    let running = larder::daemon::start(
+        config,
+        clock.clone(),
+        larder::daemon::Options {
+            tick_every: None,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("daemon");
+    let port = broker.port;
+    tokio::task::spawn_blocking(move || wait_online(port, HUB))
+        .await
+        .expect("online");
+    let publisher = Some(
+        tokio::task::spawn_blocking(move || Publisher::connect(port))
+            .await
+            .expect("publisher"),
+    );
+    Setup {
+        _broker: broker,
+        dir,
+        path,
+        clock,
+        running,
+        publisher,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures() {
+    let Setup {
+        _broker,
+        dir,
+        path,
+        clock,
+        running,
+        mut publisher,
+    } = setup("devices-forget").await;
+    // The milk scale and the detergent plug each get a state row.
+    publish(
+        &mut publisher,
+        &running,
+        SCALE,
+        br#"{"Time":"2026-03-02T10:00:00","HX711":{"Weight":1.5432109}}"#.to_vec(),
+    )
+    .await;
+    clock.set(T0 + 60);
+    publish(
+        &mut publisher,
+        &running,
+        PLUG,
+        br#"{"power":321.789,"state":"ON"}"#.to_vec(),
+    )
+    .await;
+    let publisher = publisher.take();
+    tokio::task::spawn_blocking(move || drop(publisher))
+        .await
+        .expect("drop publisher");
+    running.stop().await.expect("stop");
+
+    // Sealed: the scale's window (contents 1.4432109 kg) and the plug's
+    // last power are in no file of the state directory.
+    let state_dir = dir.join("state");
+    for needle in ["1.4432109", "321.789", "\"window\"", "last_watts"] {
+        let hits = files_hold(&state_dir, needle.as_bytes());
+        assert!(hits.is_empty(), "{needle} in {hits:?}");
+    }
+    // `larder export` has both, decrypted.
+    let export = |what: &str| -> serde_json::Value {
+        let out = larder_cli(&path, &["export"]);
+        assert!(
+            out.status.success(),
+            "export {what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("export JSON")
+    };
+    let doc = export("before");
+    let devices: Vec<&str> = doc["device_state"]
+        .as_array()
+        .expect("device_state rows")
+        .iter()
+        .map(|r| r["device"].as_str().expect("device"))
+        .collect();
+    assert_eq!(devices, ["fridge-scale", "washer-plug"]);
+    let scale = &doc["device_state"][0];
+    assert_eq!(scale["state"]["scale"]["window"][0], 1.4432109);
+    assert_eq!(scale["updated_at"], T0);
+    assert_eq!(
+        doc["device_state"][1]["state"]["washer"]["last_watts"],
+        321.789
+    );
+    assert_eq!(doc["counts"]["device_state"], 2);
+
+    // Forgetting the milk erases the state of the scale that measures it,
+    // not the plug's.
+    let out = larder_cli(&path, &["forget", "--item", "milk", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = Store::open_readonly(&state_dir.join("larder.db")).expect("db");
+    assert_eq!(db.read().device_state("fridge-scale").expect("read"), None);
+    assert!(
+        db.read()
+            .device_state("washer-plug")
+            .expect("read")
+            .is_some()
+    );
+    drop(db);
+    let doc = export("after forget --item milk");
+    assert_eq!(doc["counts"]["device_state"], 1);
+    assert_eq!(doc["device_state"][0]["device"], "washer-plug");
+
+    // Forgetting the household erases every device's state.
+    let out = larder_cli(&path, &["forget", "--all", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(export("after forget --all")["counts"]["device_state"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identical_home_connect_payload_is_a_redelivery_soon_after_and_a_second_wash_later() {
+    let Setup {
+        _broker,
+        dir: _dir,
+        path: _path,
+        clock,
+        running,
+        mut publisher,
+    } = setup("devices-hc-twice").await;
+    let db = Store::open_readonly(running.database()).expect("db");
+    // hcpy's flattened object has no timestamp: larder dates it on receipt.
+    let finished = data("homeconnect-hcpy.json");
+    let t1 = T0 + 3600;
+    clock.set(t1);
+    publish(&mut publisher, &running, HOMECONNECT, finished.clone()).await;
+    // Redelivered right after a reconnect (QoS 1): counted once.
+    clock.set(t1 + 20);
+    publish(&mut publisher, &running, HOMECONNECT, finished.clone()).await;
+    assert_eq!(
+        observations(&db, "tabs"),
+        vec![("consumed".into(), 1.0, t1)]
+    );
+    assert_eq!(db.read().counter("duplicates").expect("counter"), 1);
+    // The next programme, two hours later, finishes with the same object:
+    // a second wash, a second tab.
+    let t2 = t1 + 7200;
+    clock.set(t2);
+    publish(&mut publisher, &running, HOMECONNECT, finished).await;
+    assert_eq!(
+        observations(&db, "tabs"),
+        vec![("consumed".into(), 1.0, t1), ("consumed".into(), 1.0, t2)]
+    );
+    let publisher = publisher.take();
+    tokio::task::spawn_blocking(move || drop(publisher))
+        .await
+        .expect("drop publisher");
+    running.stop().await.expect("stop");
+}

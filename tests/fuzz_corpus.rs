@@ -248,6 +248,30 @@ fn write_seeds() {
         let text = std::fs::read(manifest.join("config").join(name)).expect("example config");
         put("config", name, &text);
     }
+    // Device payloads: every fixture, behind the mode byte that reads it as
+    // its ecosystem's device (`larder::fuzzing::adapter_device`).
+    let devices = manifest.join("tests").join("data").join("devices");
+    for entry in std::fs::read_dir(&devices).expect("tests/data/devices") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        // Format index, washer, Shelly events topic (see adapter_device).
+        let (format, washer, rpc) = match name.split('-').next() {
+            Some("z2m") => (0, true, false),
+            Some("tasmota") => (1, !name.contains("hx711"), false),
+            Some("shelly") => (2, true, name.contains("notifystatus")),
+            Some("esphome") => (3, false, false),
+            Some("homeconnect") => (4, true, false),
+            Some("generic") => (5, false, false),
+            _ => continue, // power traces are CSV, not payloads
+        };
+        let mode = format + 6 * u8::from(washer) + 12 * u8::from(rpc);
+        let payload = std::fs::read(&path).expect("fixture");
+        put("adapters", &name, &[&[mode][..], &payload].concat());
+    }
 }
 
 /// The payload bytes of a COSE_Sign1 envelope.
