@@ -667,14 +667,21 @@ pub fn check_needed(device: &Device, topic: &str, reading: &Reading) -> Result<(
 /// What larder keeps per adapter device (`device_state`, one row).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceState {
-    /// Digest of the last payload taken (topic and bytes): a redelivered
-    /// copy changes nothing (see [`is_redelivery`]).
+    /// Digests of the payloads taken most recently (topic and bytes; at
+    /// most [`RECENT_PAYLOADS`], newest last): a redelivered copy changes
+    /// nothing (see [`is_redelivery`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_payloads: Vec<String>,
+    /// The last payload's digest, as states saved before
+    /// `recent_payloads` kept it (read, then folded into the list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_payload: Option<String>,
-    /// When larder received that payload (Unix seconds; absent in states
-    /// saved before this was kept).
+    /// When that payload was received (old states only; unused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_payload_at: Option<i64>,
+    /// When the last Home Connect programme finished (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_finished_at: Option<i64>,
     /// Load-cell filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<ScaleState>,
@@ -683,33 +690,36 @@ pub struct DeviceState {
     pub washer: Option<WasherState>,
 }
 
-/// How long after a payload an identical one still counts as its QoS 1
-/// redelivery for a device without `[devices.washer]`, s. The broker
-/// redelivers an unacknowledged message right after larder reconnects;
-/// ten minutes covers a daemon restart.
-pub const REDELIVERY_WINDOW_SECS: i64 = 600;
+/// How many recent payload digests a device keeps for redelivery
+/// detection. A broker redelivers at most the messages it had in flight to
+/// larder unacknowledged (mosquitto's `max_inflight_messages`, default 20;
+/// rumqttc's default inflight is 100), so 128 covers a whole window.
+pub const RECENT_PAYLOADS: usize = 128;
 
-/// The window in which a payload identical to the device's previous one is
-/// its redelivery: a washer's `min-run-secs` (a second real programme
-/// cannot finish sooner, so a second identical `ProgramFinished` after it
-/// is a second wash), otherwise [`REDELIVERY_WINDOW_SECS`].
-pub fn redelivery_window(device: &Device) -> i64 {
-    device
-        .washer
-        .as_ref()
-        .map_or(REDELIVERY_WINDOW_SECS, |w| w.min_run_secs)
+/// Whether a payload with `digest` is one larder already took. Only a
+/// message the broker marks as a copy can be one: a redelivery after a
+/// reconnect carries MQTT's DUP flag, and a retained message handed over on
+/// (re)subscribe carries the retain flag. Such a copy is a redelivery when
+/// its digest is among the device's recent ones. A fresh publication (no
+/// flag) is always a new reading, even when its bytes repeat an earlier
+/// one: a stable scale reporting the same weight, or a second wash reported
+/// with the same flattened Home Connect object.
+pub fn is_redelivery(state: &DeviceState, digest: &str, dup: bool, retain: bool) -> bool {
+    (dup || retain)
+        && (state.recent_payloads.iter().any(|d| d == digest)
+            || state.last_payload.as_deref() == Some(digest))
 }
 
-/// Whether a payload with `digest` received at `now` is a redelivery of
-/// the last one taken: identical, and within [`redelivery_window`] of it.
-/// Identical payloads further apart are new readings (a second wash
-/// reported with the same flattened Home Connect object). A state saved
-/// without the time counts an identical payload as a redelivery.
-pub fn is_redelivery(device: &Device, state: &DeviceState, digest: &str, now: i64) -> bool {
-    state.last_payload.as_deref() == Some(digest)
-        && state
-            .last_payload_at
-            .is_none_or(|at| now - at < redelivery_window(device))
+/// Records `digest` as taken (newest last, at most [`RECENT_PAYLOADS`]).
+pub fn remember_payload(state: &mut DeviceState, digest: String) {
+    state.last_payload = None;
+    state.last_payload_at = None;
+    state.recent_payloads.retain(|d| *d != digest);
+    if state.recent_payloads.len() >= RECENT_PAYLOADS {
+        let excess = state.recent_payloads.len() + 1 - RECENT_PAYLOADS;
+        state.recent_payloads.drain(..excess);
+    }
+    state.recent_payloads.push(digest);
 }
 
 /// Hex digest identifying a payload on a topic (for redelivery detection).
@@ -718,7 +728,7 @@ pub fn payload_digest(topic: &str, payload: &[u8]) -> String {
     ctx.update(&(topic.len() as u64).to_be_bytes());
     ctx.update(topic.as_bytes());
     ctx.update(payload);
-    crate::keys::to_hex(&ctx.finish().as_ref()[..16])
+    crate::keys::to_hex(&ctx.finish().as_ref()[..8])
 }
 
 /// What a reading or tick produced.
@@ -738,12 +748,23 @@ pub fn apply(device: &Device, state: &mut DeviceState, reading: &Reading, at: i6
             match signal {
                 Signal::ProgramFinished => {
                     if let Some(washer) = &device.washer {
-                        out.derived.push(Derived {
-                            slot: SLOT_CYCLE,
-                            kind: ObservationKind::Consumed,
-                            amount: washer.dose,
-                            at,
-                        });
+                        // Two programmes cannot finish closer together than
+                        // the shortest one runs: the same event reported
+                        // again (a bridge re-sending it) uses no detergent.
+                        let repeated = state
+                            .last_finished_at
+                            .is_some_and(|last| (at - last).abs() < washer.min_run_secs);
+                        if repeated {
+                            out.counters.push("washer_finished_repeated");
+                        } else {
+                            state.last_finished_at = Some(at);
+                            out.derived.push(Derived {
+                                slot: SLOT_CYCLE,
+                                kind: ObservationKind::Consumed,
+                                amount: washer.dose,
+                                at,
+                            });
+                        }
                     }
                 }
                 Signal::IdosFillLevelPoor(tank, true) => out.derived.push(Derived {
@@ -922,6 +943,7 @@ pub fn describe(
         let _ = writeln!(out, "  counter: {counter}");
     }
     let state = serde_json::to_string(&DeviceState {
+        recent_payloads: Vec::new(),
         last_payload: None,
         last_payload_at: None,
         ..state
@@ -1381,54 +1403,38 @@ mod tests {
     }
 
     #[test]
-    fn an_identical_payload_is_a_redelivery_only_within_the_window() {
-        let hc = washer(PayloadFormat::Homeconnect);
-        assert_eq!(redelivery_window(&hc), 600, "the washer's min-run-secs");
-        let scale = scale(PayloadFormat::Tasmota);
-        assert_eq!(redelivery_window(&scale), REDELIVERY_WINDOW_SECS);
+    fn only_a_flagged_copy_of_a_recent_payload_is_a_redelivery() {
         let digest = payload_digest("homeconnect/washer", fixture("hc-hcpy"));
-        let t = 1_772_452_800;
-        let state = DeviceState {
-            last_payload: Some(digest.clone()),
-            last_payload_at: Some(t),
-            ..DeviceState::default()
-        };
-        // Right after a reconnect: the same message again.
-        assert!(is_redelivery(&hc, &state, &digest, t));
-        assert!(is_redelivery(&hc, &state, &digest, t + 599));
-        // A second programme cannot finish within the minimum run time.
-        assert!(!is_redelivery(&hc, &state, &digest, t + 600));
-        assert!(!is_redelivery(&hc, &state, &digest, t + 7200));
-        // Another payload is never a redelivery; a state saved before the
-        // time was kept treats an identical one as a redelivery.
-        assert!(!is_redelivery(&hc, &state, "other", t + 1));
-        let old = DeviceState {
-            last_payload_at: None,
-            ..state
-        };
-        assert!(is_redelivery(&hc, &old, &digest, t + 7200));
-        let longer = Device {
-            washer: Some(WasherParams {
-                dose: 1.0,
-                min_run_secs: 1800,
-                ..WasherParams::default()
-            }),
-            ..device(PayloadFormat::Homeconnect)
-        };
-        assert!(is_redelivery(
-            &longer,
-            &old_with(&digest, t),
-            &digest,
-            t + 1200
-        ));
-    }
-
-    fn old_with(digest: &str, at: i64) -> DeviceState {
-        DeviceState {
-            last_payload: Some(digest.to_owned()),
-            last_payload_at: Some(at),
-            ..DeviceState::default()
+        let mut state = DeviceState::default();
+        remember_payload(&mut state, digest.clone());
+        // The broker's copies: DUP after a reconnect, retain on subscribe.
+        assert!(is_redelivery(&state, &digest, true, false));
+        assert!(is_redelivery(&state, &digest, false, true));
+        // A fresh publication with the same bytes is a new reading.
+        assert!(!is_redelivery(&state, &digest, false, false));
+        // A flagged copy of something larder never took is new too.
+        assert!(!is_redelivery(&state, "0011223344556677", true, false));
+        // The last RECENT_PAYLOADS are kept; older ones are forgotten.
+        for i in 0..RECENT_PAYLOADS {
+            remember_payload(&mut state, format!("{i:016x}"));
         }
+        assert_eq!(state.recent_payloads.len(), RECENT_PAYLOADS);
+        assert!(!is_redelivery(&state, &digest, true, false));
+        assert!(is_redelivery(&state, &format!("{:016x}", 0), true, false));
+        // Remembering one again moves it to the newest place, no doubles.
+        remember_payload(&mut state, format!("{:016x}", 0));
+        assert_eq!(state.recent_payloads.len(), RECENT_PAYLOADS);
+        assert_eq!(
+            state.recent_payloads.last().unwrap(),
+            &format!("{:016x}", 0)
+        );
+        // A state saved by the older code (one digest) still counts it.
+        let old = DeviceState {
+            last_payload: Some(digest.clone()),
+            last_payload_at: Some(1),
+            ..DeviceState::default()
+        };
+        assert!(is_redelivery(&old, &digest, true, false));
     }
 
     #[test]
@@ -1438,11 +1444,17 @@ mod tests {
         let mut state = DeviceState::default();
         let at = r.at.unwrap();
         let a = apply(&hc, &mut state, &r, at);
-        let b = apply(&hc, &mut state, &r, at);
+        // With the state lost (a restart before it was saved), the same
+        // event derives the same observation identity: stored once.
+        let b = apply(&hc, &mut DeviceState::default(), &r, at);
         assert_eq!(a.derived.len(), 1);
         assert_eq!(a, b, "same payload, same observation identity");
         let seq = |d: &Derived| derived_seq(d.slot, d.kind, d.at);
         assert_eq!(seq(&a.derived[0]), seq(&b.derived[0]));
+        // With the state kept, the same event again uses nothing at all.
+        let again = apply(&hc, &mut state, &r, at);
+        assert!(again.derived.is_empty(), "{again:?}");
+        assert_eq!(again.counters, ["washer_finished_repeated"]);
         assert_ne!(
             seq(&a.derived[0]),
             derived_seq(SLOT_CYCLE, ObservationKind::Consumed, at + 1)

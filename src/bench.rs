@@ -967,6 +967,7 @@ fn ingest_all(
                 topic,
                 payload,
                 retain: false,
+                dup: false,
             })
             .collect();
         let outcome = engine.ingest(store, &inbound, now)?;

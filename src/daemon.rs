@@ -596,6 +596,7 @@ impl Writer {
                 topic: &p.topic,
                 payload: &p.payload,
                 retain: p.retain,
+                dup: p.dup,
             })
             .collect();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));

@@ -109,6 +109,9 @@ pub struct Inbound<'a> {
     pub payload: &'a [u8],
     /// The retain flag.
     pub retain: bool,
+    /// MQTT's DUP flag: the broker sends this message again (it was not
+    /// acknowledged before a reconnect).
+    pub dup: bool,
 }
 
 /// What a batch did, for logs and the caller's follow-up.
@@ -421,9 +424,8 @@ impl Engine {
         }
         let mut state = self.device_state(tx, device)?;
         let digest = adapters::payload_digest(msg.topic, msg.payload);
-        if adapters::is_redelivery(device, &state, &digest, now) {
-            // A redelivered payload changes no state. An identical one
-            // later (a second wash's ProgramFinished) is a new reading.
+        if adapters::is_redelivery(&state, &digest, msg.dup, msg.retain) {
+            // The broker's copy of a payload already taken changes nothing.
             return Ok(Ok(Handled::Duplicate));
         }
         let at = match reading.at {
@@ -436,8 +438,7 @@ impl Engine {
             None => now,
         };
         let applied = adapters::apply(device, &mut state, &reading, at);
-        state.last_payload = Some(digest);
-        state.last_payload_at = Some(now);
+        adapters::remember_payload(&mut state, digest);
         self.save_device_state(tx, device, &state, now)?;
         let items = self.store_derived(tx, device, &applied, now)?;
         Ok(Ok(if items.is_empty() {

@@ -508,6 +508,7 @@ mod tests {
                     topic,
                     payload: p.as_bytes(),
                     retain: false,
+                    dup: false,
                 })
                 .collect();
             engine.ingest(&mut store, &batch, at).expect("ingest");

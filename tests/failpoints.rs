@@ -230,3 +230,37 @@ fn failpoints_a_quorum_completed_in_one_batch_orders_once() {
     assert_eq!(approvals.len(), 2, "{approvals:?}");
     h.finish();
 }
+
+/// A broker redelivery of an adapter payload is taken once: larder dies
+/// after committing a Home Connect `ProgramFinished` (hcpy's flattened
+/// object, no timestamp) and before acknowledging it; on restart mosquitto
+/// sends it again with MQTT's DUP flag, larder finds its digest among the
+/// device's recent payloads and counts a duplicate, not a second wash.
+#[test]
+fn failpoints_a_redelivered_adapter_payload_is_taken_once() {
+    use crate::devices::{HOMECONNECT, HUB, data, observations, write_config};
+    let broker = Broker::start();
+    let dir = TempDir::new("fp-adapter-redelivery");
+    let config = write_config(&dir, &broker);
+    let mut daemon =
+        Daemon::start_env(&config, &[("FAILPOINTS", "after_commit_before_ack=return")]);
+    wait_for_db(&dir);
+    wait_online(broker.port, HUB);
+    mosquitto_pub(broker.port, HOMECONNECT, &data("homeconnect-hcpy.json"));
+    wait_until(
+        Duration::from_secs(30),
+        "the daemon to abort after the commit",
+        || !daemon.alive(),
+    );
+    let status = daemon.child.wait().expect("status");
+    assert_eq!(status.signal(), Some(6), "SIGABRT: {status:?}");
+
+    let _daemon = Daemon::start(&config);
+    let db = open_db(&dir);
+    wait_until(Duration::from_secs(30), "the redelivery recognised", || {
+        db.read().counter("duplicates").ok() == Some(1)
+    });
+    let tabs = observations(&db, "tabs");
+    assert_eq!(tabs.len(), 1, "one wash, one tab: {tabs:?}");
+    assert_eq!(db.read().counter("washer_finished_repeated").ok(), Some(0));
+}

@@ -107,6 +107,7 @@ fn ordered(top_up_days: f64, milk_level: f64, milk_extra: &str) -> Vec<(String, 
             topic: "fridge/events",
             payload: p,
             retain: false,
+            dup: false,
         })
         .collect();
     let outcome = engine.ingest(&mut store, &batch, NOW).expect("ingest");
