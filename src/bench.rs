@@ -80,6 +80,10 @@ pub struct Options {
     /// Skip the decision measurements.
     #[arg(long)]
     pub skip_decide: bool,
+    /// Run the daemon without Home Assistant discovery (`[homeassistant]
+    /// enabled = false`), to see what it costs; on by default, as shipped.
+    #[arg(long)]
+    pub no_homeassistant: bool,
     /// Keep the temporary directory (databases, logs, broker config).
     #[arg(long)]
     pub keep: bool,
@@ -153,8 +157,17 @@ fn render(options: &Options, rows: &[Row], notes: &[String]) -> String {
     );
     let _ = writeln!(
         out,
-        "household: {} items on {} devices; backlog {} events; steady {} ev/s for {} s\n",
-        options.items, options.devices, options.messages, options.steady_rate, options.steady_secs
+        "household: {} items on {} devices; backlog {} events; steady {} ev/s for {} s; Home Assistant discovery {}\n",
+        options.items,
+        options.devices,
+        options.messages,
+        options.steady_rate,
+        options.steady_secs,
+        if options.no_homeassistant {
+            "off"
+        } else {
+            "on (as shipped)"
+        }
     );
     let w0 = rows
         .iter()
@@ -204,7 +217,13 @@ impl Drop for Work {
 }
 
 /// A configuration for a household of `items` items on `devices` devices.
-fn household_config(state_dir: &Path, port: u16, items: usize, devices: usize) -> String {
+fn household_config(
+    state_dir: &Path,
+    port: u16,
+    items: usize,
+    devices: usize,
+    homeassistant: bool,
+) -> String {
     let mut text = format!(
         "[hub]\nid = \"{HUB}\"\nstate-dir = \"{}\"\ntimezone = \"UTC\"\n\n\
          [mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nclient-id = \"larder-{HUB}\"\n\n",
@@ -238,6 +257,9 @@ fn household_config(state_dir: &Path, port: u16, items: usize, devices: usize) -
          [rules]\ncurrency = \"EUR\"\nauto-approve-up-to = 1000\nmonthly-budget = 1000000\n\
          approvals-required = 1\napproval-expires-after-hours = 24\ndefault-category = \"allow\"\n"
     );
+    if !homeassistant {
+        text.push_str("\n[homeassistant]\nenabled = false\n");
+    }
     text
 }
 
@@ -311,7 +333,13 @@ fn broker_figures(
     let config = work.dir.join("larder.toml");
     std::fs::write(
         &config,
-        household_config(&state, broker.port, options.items, options.devices),
+        household_config(
+            &state,
+            broker.port,
+            options.items,
+            options.devices,
+            !options.no_homeassistant,
+        ),
     )?;
     Config::load(&config).context("the generated bench configuration is invalid")?;
     let status_topic = format!("larder/{HUB}/status");
@@ -1035,7 +1063,7 @@ fn decide_figures(
 ) -> anyhow::Result<()> {
     let dir = work.dir.join("decide");
     std::fs::create_dir_all(&dir)?;
-    let text = household_config(&dir, 1883, options.items, options.devices);
+    let text = household_config(&dir, 1883, options.items, options.devices, true);
     let config = Config::parse(&text, &dir.join("larder.toml"))?;
     let engine = Engine::new(config.clone(), SigningKey::generate());
     let db = dir.join("history.db");
