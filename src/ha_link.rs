@@ -23,6 +23,9 @@ use tokio::sync::{mpsc, watch};
 
 /// How long the publisher listens for the retained discovery document at
 /// start (to know what was announced before) after the last message.
+/// Page cache of the snapshot reader's own connection, KiB.
+const READER_CACHE_KIB: u32 = 256;
+
 const RETAINED_QUIET: Duration = Duration::from_millis(300);
 
 /// Longest wait for the broker's answer when reading the retained document.
@@ -175,7 +178,13 @@ impl SnapshotReader {
     fn read(&mut self, now: i64) {
         if self.store.is_none() {
             match Store::open_readonly(&self.database) {
-                Ok(store) => self.store = Some(store),
+                Ok(store) => {
+                    // It re-reads the same few pages once a second at most.
+                    if let Err(e) = store.limit_page_cache(READER_CACHE_KIB) {
+                        tracing::debug!(error = %e, "homeassistant: cannot limit the reader's page cache");
+                    }
+                    self.store = Some(store);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "homeassistant: cannot open the database to read; retried after the next change");
                     return;

@@ -894,6 +894,15 @@ impl Store {
         &self.path
     }
 
+    /// Caps this connection's page cache at `kib` KiB (SQLite's default is
+    /// 2 MiB per connection): for background readers that re-read a small
+    /// working set, where the memory matters more than the cache.
+    pub fn limit_page_cache(&self, kib: u32) -> Result<()> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib))
+            .map_err(at(&self.path))
+    }
+
     fn configure(&self) -> Result<()> {
         let err = at(&self.path);
         self.conn
