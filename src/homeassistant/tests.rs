@@ -771,3 +771,27 @@ fn a_forged_retained_document_is_read_back_safely() {
 fn cmps_len(message: &Message) -> usize {
     cmps(message).len()
 }
+
+#[test]
+fn the_streamed_document_is_byte_for_byte_the_document() {
+    let cfg = trusted();
+    let snapshot = Snapshot {
+        pending: vec![pending(INTENT_A)],
+        ..Snapshot::default()
+    };
+    let current = components(&cfg, &snapshot);
+    let mut removed = BTreeMap::new();
+    removed.insert("item_gone_level".to_owned(), "sensor".to_owned());
+    removed.insert("zz_gone".to_owned(), "button".to_owned());
+    // A stub for a key that is announced again is dropped.
+    removed.insert(format!("approve_{INTENT_A}"), "button".to_owned());
+    let document = discovery_document(&cfg, &current, &removed);
+    assert_eq!(
+        discovery_bytes(&cfg, &current, &removed),
+        serde_json::to_vec(&document).expect("json")
+    );
+    assert_eq!(
+        document["cmps"].as_object().map_or(0, |c| c.len()),
+        current.len() + 2
+    );
+}
