@@ -672,13 +672,6 @@ pub struct DeviceState {
     /// nothing (see [`is_redelivery`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_payloads: Vec<String>,
-    /// The last payload's digest, as states saved before
-    /// `recent_payloads` kept it (read, then folded into the list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_payload: Option<String>,
-    /// When that payload was received (old states only; unused).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_payload_at: Option<i64>,
     /// When the last Home Connect programme finished (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_finished_at: Option<i64>,
@@ -705,15 +698,11 @@ pub const RECENT_PAYLOADS: usize = 128;
 /// one: a stable scale reporting the same weight, or a second wash reported
 /// with the same flattened Home Connect object.
 pub fn is_redelivery(state: &DeviceState, digest: &str, dup: bool, retain: bool) -> bool {
-    (dup || retain)
-        && (state.recent_payloads.iter().any(|d| d == digest)
-            || state.last_payload.as_deref() == Some(digest))
+    (dup || retain) && state.recent_payloads.iter().any(|d| d == digest)
 }
 
 /// Records `digest` as taken (newest last, at most [`RECENT_PAYLOADS`]).
 pub fn remember_payload(state: &mut DeviceState, digest: String) {
-    state.last_payload = None;
-    state.last_payload_at = None;
     state.recent_payloads.retain(|d| *d != digest);
     if state.recent_payloads.len() >= RECENT_PAYLOADS {
         let excess = state.recent_payloads.len() + 1 - RECENT_PAYLOADS;
@@ -944,8 +933,6 @@ pub fn describe(
     }
     let state = serde_json::to_string(&DeviceState {
         recent_payloads: Vec::new(),
-        last_payload: None,
-        last_payload_at: None,
         ..state
     })
     .unwrap_or_default();
@@ -1428,13 +1415,6 @@ mod tests {
             state.recent_payloads.last().unwrap(),
             &format!("{:016x}", 0)
         );
-        // A state saved by the older code (one digest) still counts it.
-        let old = DeviceState {
-            last_payload: Some(digest.clone()),
-            last_payload_at: Some(1),
-            ..DeviceState::default()
-        };
-        assert!(is_redelivery(&old, &digest, true, false));
     }
 
     #[test]

@@ -258,40 +258,22 @@ CREATE INDEX intents_item_state_created ON intents (item, state, created_at);
 "#,
     // 7: per adapter device (Zigbee2MQTT, Tasmota, ...) the state of its
     // signal processing (load-cell filter, washer cycle detector), saved in
-    // the transaction that acks the message. One small row per device.
-    r#"
-CREATE TABLE device_state (
-    device     TEXT PRIMARY KEY,
-    state      TEXT    NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-"#,
-    // 8: adapter devices' state is sealed like item state (a scale's median
-    // window holds recent weights): a random key per device (`device_keys`),
-    // the device id as associated data. `Store::migrate` seals the rows
-    // migration 7 wrote in clear (`seal_device_state_rows`), replaces the
-    // table and scrubs the file.
+    // the transaction that acks the message, one small row per device;
+    // sealed like item state (a scale's median window holds recent
+    // weights) under a random key per device (`device_keys`), the device
+    // id as associated data.
     r#"
 CREATE TABLE device_keys (
     device TEXT PRIMARY KEY,
     key    BLOB NOT NULL
 );
 
-CREATE TABLE sealed_device_state (
+CREATE TABLE device_state (
     device TEXT PRIMARY KEY,
     sealed BLOB NOT NULL
 );
 "#,
 ];
-
-/// Schema version that sealed `device_state` (see `MIGRATIONS`).
-const SEALED_DEVICE_STATE_VERSION: usize = 8;
-
-/// SQL run after `seal_device_state_rows` in migration 8.
-const SEALED_DEVICE_STATE_RENAMES: &str = r#"
-DROP TABLE device_state;
-ALTER TABLE sealed_device_state RENAME TO device_state;
-"#;
 
 /// Schema version that introduced sealed rows (see `MIGRATIONS`).
 const SEALED_VERSION: usize = 4;
@@ -981,18 +963,6 @@ impl Store {
                     "existing observations and item state encrypted under per-item keys"
                 );
                 sealed_now = true;
-            }
-            if index + 1 == SEALED_DEVICE_STATE_VERSION {
-                let sealed = seal_device_state_rows(&tx, &self.path)?;
-                tx.execute_batch(SEALED_DEVICE_STATE_RENAMES)
-                    .map_err(&err)?;
-                if sealed > 0 {
-                    tracing::info!(
-                        devices = sealed,
-                        "existing device state encrypted under per-device keys"
-                    );
-                    sealed_now = true;
-                }
             }
             tx.pragma_update(None, "user_version", index as i64 + 1)
                 .map_err(&err)?;
@@ -1901,38 +1871,6 @@ fn seal_device_state(
         secret,
         &format!("device_state of {device}"),
     )
-}
-
-/// Migration 8: seals every device state row migration 7 wrote in clear
-/// into `sealed_device_state`, creating device keys; returns how many.
-fn seal_device_state_rows(conn: &Connection, path: &Path) -> Result<u64> {
-    let err = at(path);
-    let rows: Vec<(String, String, i64)> = {
-        let mut stmt = conn
-            .prepare("SELECT device, state, updated_at FROM device_state ORDER BY device")
-            .map_err(&err)?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(&err)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(&err)?
-    };
-    for (device, state, updated_at) in &rows {
-        let sealed = seal_device_state(
-            conn,
-            path,
-            device,
-            &DeviceStateSecret {
-                state: state.clone(),
-                updated_at: *updated_at,
-            },
-        )?;
-        conn.execute(
-            "INSERT INTO sealed_device_state (device, sealed) VALUES (?1, ?2)",
-            params![device, sealed],
-        )
-        .map_err(&err)?;
-    }
-    Ok(rows.len() as u64)
 }
 
 /// Migration 4: seals every plaintext observation and item state into the
@@ -3510,46 +3448,6 @@ mod tests {
                 .expect("count");
             assert_eq!(n, 0, "{table}");
         }
-    }
-
-    #[test]
-    fn a_version_7_file_has_its_device_state_sealed_by_migration_8() {
-        let dir = tempdir::Dir::new();
-        let path = dir.path.join("v7.db");
-        {
-            let conn = Connection::open(&path).expect("open");
-            conn.execute_batch("PRAGMA journal_mode=WAL").expect("wal");
-            for sql in &MIGRATIONS[..SEALED_VERSION - 1] {
-                conn.execute_batch(sql).expect("old schema");
-            }
-            // Migration 4 seals in Rust; an empty database needs only its
-            // renames to reach the version 4 schema.
-            conn.execute_batch(MIGRATIONS[SEALED_VERSION - 1])
-                .expect("v4");
-            conn.execute_batch(SEALED_RENAMES).expect("v4 renames");
-            for sql in &MIGRATIONS[SEALED_VERSION..SEALED_DEVICE_STATE_VERSION - 1] {
-                conn.execute_batch(sql).expect("v5-v7");
-            }
-            conn.execute_batch(
-                "PRAGMA user_version = 7;
-                 INSERT INTO device_state (device, state, updated_at)
-                   VALUES ('shelf-scale-v7', '{\"scale\":{\"window\":[2.468135]}}', 1700000003);",
-            )
-            .expect("old row");
-        }
-        let store = Store::open(&path).expect("migrates");
-        let version: i64 = store
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .expect("q");
-        assert_eq!(version, MIGRATIONS.len() as i64);
-        assert_eq!(
-            store.read().device_state("shelf-scale-v7").expect("reads"),
-            Some(r#"{"scale":{"window":[2.468135]}}"#.to_owned())
-        );
-        let bytes = file_bytes(&path);
-        assert!(!contains(&bytes, b"2.468135"), "plaintext weights left");
-        assert!(!contains(&bytes, b"1700000003"), "plaintext time left");
     }
 
     fn file_bytes(path: &Path) -> Vec<u8> {
