@@ -85,23 +85,32 @@ impl Broker {
 
     /// Starts mosquitto with the configuration `conf(port, dir)` returns
     /// (`dir` is the broker's own directory, for persistence and logs).
-    pub fn start_with(conf: impl FnOnce(u16, &Path) -> String) -> Broker {
+    pub fn start_with(mut conf: impl FnMut(u16, &Path) -> String) -> Broker {
         let dir = TempDir::new("broker");
         // mosquitto started as root drops to the `mosquitto` user: it must
         // be able to write its persistence file and log here.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o777))
             .expect("chmod broker dir");
-        let port = free_port();
-        std::fs::write(dir.join("mosquitto.conf"), conf(port, &dir.path))
-            .expect("write mosquitto.conf");
         let mut broker = Broker {
-            port,
+            port: 0,
             child: None,
             dir,
         };
-        broker.resume();
-        broker
+        // A free port can be taken by another test between `free_port` and
+        // mosquitto's bind: then mosquitto exits, and another port is tried.
+        for _ in 0..5 {
+            broker.port = free_port();
+            std::fs::write(
+                broker.dir.join("mosquitto.conf"),
+                conf(broker.port, &broker.dir.path),
+            )
+            .expect("write mosquitto.conf");
+            if broker.launch() {
+                return broker;
+            }
+        }
+        panic!("mosquitto did not start on five free ports");
     }
 
     /// The broker's directory (configuration, persistence, log).
@@ -111,19 +120,34 @@ impl Broker {
 
     /// Starts the broker process again (same port, same persistence).
     pub fn resume(&mut self) {
+        assert!(
+            self.launch(),
+            "mosquitto exited before listening on {}",
+            self.port
+        );
+    }
+
+    /// Starts mosquitto and waits until it listens (true) or exits (false).
+    fn launch(&mut self) -> bool {
         assert!(self.child.is_none(), "broker already running");
-        let child = Command::new(mosquitto_binary())
+        let mut child = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(self.dir.join("mosquitto.conf"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start mosquitto (apt-get install mosquitto)");
-        self.child = Some(child);
         let port = self.port;
-        wait_until(Duration::from_secs(10), "mosquitto to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        let mut exited = false;
+        wait_until(Duration::from_secs(30), "mosquitto to listen", || {
+            exited = matches!(child.try_wait(), Ok(Some(_)));
+            exited || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
+        if exited {
+            return false;
+        }
+        self.child = Some(child);
+        true
     }
 
     /// Graceful stop (SIGTERM): mosquitto saves its persistence file.
