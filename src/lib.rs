@@ -3,35 +3,18 @@
 //! See `ARCHITECTURE.md` for the code map. In short: `core` decides (pure),
 //! everything else moves bytes (MQTT, SQLite, keys, clock).
 
-pub mod adapters;
-pub mod approval;
-pub mod bench;
-pub mod cli;
+pub use larder_core as core;
+
 pub mod clock;
+pub mod commands;
 pub mod config;
-pub mod control;
-pub mod core;
+pub mod crypto;
 pub mod daemon;
-#[cfg(feature = "demo-broker")]
-pub mod demo;
 pub mod engine;
-pub mod explain;
-pub mod export;
-pub mod failpoints;
-pub mod forget;
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod ha_link;
 pub mod homeassistant;
-pub mod intent;
-pub mod keys;
 pub mod ledger;
-pub mod mqtt;
-pub mod notify;
-pub mod replay;
-pub mod retention;
-pub mod seal;
-pub mod simulate;
+pub mod protocol;
 pub mod store;
 pub mod telemetry;
-pub mod wire;
+pub mod text;
+pub mod tools;

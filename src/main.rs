@@ -8,21 +8,23 @@ use std::process::ExitCode;
 const EXIT_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
-    let cli = larder::cli::Cli::parse();
+    let cli = larder::commands::Cli::parse();
     // Arms the crash points named in FAILPOINTS (test builds only).
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
     // The demo prints its own timeline; the daemon's log would drown it.
     let default = match cli.command {
-        larder::cli::Command::Demo { .. } | larder::cli::Command::Bench(_) => "warn,rumqttd=off",
+        larder::commands::CliCommand::Demo { .. } | larder::commands::CliCommand::Bench(_) => {
+            "warn,rumqttd=off"
+        }
         _ => larder::telemetry::DEFAULT_FILTER,
     };
     larder::telemetry::init(default);
-    match larder::cli::run(cli) {
+    match larder::commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("larder: {error:#}");
-            if error.is::<larder::cli::ConfigProblem>() {
+            if error.is::<larder::commands::ConfigProblem>() {
                 ExitCode::from(EXIT_CONFIG)
             } else {
                 ExitCode::FAILURE

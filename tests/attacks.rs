@@ -9,9 +9,9 @@
 
 use crate::support::*;
 use ciborium::Value;
-use larder::approval::{self, ApprovalRequest, ReplyClaims, Verdict};
-use larder::intent::{self, Evidence};
-use larder::keys::{self, SigningKey};
+use larder::crypto::keys::{self, SigningKey};
+use larder::protocol::approval::{self, ApprovalRequest, MemberVerdict, ReplyClaims};
+use larder::protocol::intent::{self, Evidence};
 use larder::store::IntentState;
 use std::process::Command;
 use std::sync::Arc;
@@ -44,8 +44,8 @@ fn fields(c: &ReplyClaims) -> Vec<(&'static str, Value)> {
         (
             "decision",
             text(match c.verdict {
-                Verdict::Approve => "approve",
-                Verdict::Deny => "deny",
+                MemberVerdict::Approve => "approve",
+                MemberVerdict::Deny => "deny",
             }),
         ),
     ]
@@ -178,7 +178,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
             hub: "testhub".into(),
             intent: "0123456789abcdef0123456789abcdef".into(),
             nonce: vec![0; 16],
-            verdict: Verdict::Approve,
+            verdict: MemberVerdict::Approve,
             member: "sam".into(),
             issued_at: start,
         },
@@ -226,7 +226,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     let id = request.intent.clone();
     let nonce = keys::from_hex(&request.nonce).expect("nonce");
     let topic = request.reply_topic.clone();
-    let claims = |member: &str, intent: &str, nonce: &[u8], verdict: Verdict| ReplyClaims {
+    let claims = |member: &str, intent: &str, nonce: &[u8], verdict: MemberVerdict| ReplyClaims {
         hub: "testhub".into(),
         intent: intent.into(),
         nonce: nonce.to_vec(),
@@ -234,7 +234,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
         member: member.into(),
         issued_at: start,
     };
-    let sam_ok = claims("sam", &id, &nonce, Verdict::Approve);
+    let sam_ok = claims("sam", &id, &nonce, MemberVerdict::Approve);
     let genuine_sam = approval::sign_reply(&sam, &sam_ok);
     let mut forged = genuine_sam.clone();
     let last = forged.len() - 1;
@@ -268,7 +268,10 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
         Attack {
             name: "unknown member",
             topic: topic.clone(),
-            payload: approval::sign_reply(&mallory, &claims("eve", &id, &nonce, Verdict::Approve)),
+            payload: approval::sign_reply(
+                &mallory,
+                &claims("eve", &id, &nonce, MemberVerdict::Approve),
+            ),
             counter: "refused_replies",
             reason: "unknown member \"eve\"",
         },
@@ -304,14 +307,20 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
         Attack {
             name: "wrong intent (sam's genuine reply to another intent, on this topic)",
             topic: topic.clone(),
-            payload: approval::sign_reply(&sam, &claims("sam", other, &nonce, Verdict::Approve)),
+            payload: approval::sign_reply(
+                &sam,
+                &claims("sam", other, &nonce, MemberVerdict::Approve),
+            ),
             counter: "refused_replies",
             reason: "arrived on the reply topic",
         },
         Attack {
             name: "unknown intent (on its own topic)",
             topic: format!("{REQUESTS}{other}/reply"),
-            payload: approval::sign_reply(&sam, &claims("sam", other, &nonce, Verdict::Approve)),
+            payload: approval::sign_reply(
+                &sam,
+                &claims("sam", other, &nonce, MemberVerdict::Approve),
+            ),
             counter: "refused_replies",
             reason: "unknown intent",
         },
@@ -388,7 +397,10 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
         Attack {
             name: "short nonce (validly signed)",
             topic: topic.clone(),
-            payload: approval::sign_reply(&sam, &claims("sam", &id, &nonce[..8], Verdict::Approve)),
+            payload: approval::sign_reply(
+                &sam,
+                &claims("sam", &id, &nonce[..8], MemberVerdict::Approve),
+            ),
             counter: "refused_replies",
             reason: "\"nonce\" must be 16 bytes",
         },
@@ -441,7 +453,8 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     run_attacks(&mut publisher, &running, &db, attacks);
 
     // A genuine first approval (1 of 2), then the same envelope again.
-    let genuine_alex = approval::sign_reply(&alex, &claims("alex", &id, &nonce, Verdict::Approve));
+    let genuine_alex =
+        approval::sign_reply(&alex, &claims("alex", &id, &nonce, MemberVerdict::Approve));
     let before = running.processed();
     assert!(publisher.publish(&topic, genuine_alex.clone(), false));
     wait_until(Duration::from_secs(20), "alex's approval", || {
@@ -463,7 +476,10 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
             Attack {
                 name: "alex changes his mind (deny after approve)",
                 topic: topic.clone(),
-                payload: approval::sign_reply(&alex, &claims("alex", &id, &nonce, Verdict::Deny)),
+                payload: approval::sign_reply(
+                    &alex,
+                    &claims("alex", &id, &nonce, MemberVerdict::Deny),
+                ),
                 counter: "refused_replies",
                 reason: "replayed reply: alex already answered",
             },
@@ -506,7 +522,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     let now2 = start + 2 * 3600 + DAY + 3600;
     let claims2 = |member: &str, intent: &str, nonce: &[u8]| ReplyClaims {
         issued_at: now2,
-        ..claims(member, intent, nonce, Verdict::Approve)
+        ..claims(member, intent, nonce, MemberVerdict::Approve)
     };
     run_attacks(
         &mut publisher,
@@ -656,7 +672,7 @@ impl Household {
         }
     }
 
-    pub(crate) fn reply(&self, member: &str, verdict: Verdict) -> Vec<u8> {
+    pub(crate) fn reply(&self, member: &str, verdict: MemberVerdict) -> Vec<u8> {
         let key = if member == "alex" {
             &self.alex
         } else {
@@ -774,8 +790,8 @@ impl Household {
 fn two_approvals_at_once_order_exactly_once() {
     let h = Household::start("race-approve", 1);
     h.race(
-        h.reply("alex", Verdict::Approve),
-        h.reply("sam", Verdict::Approve),
+        h.reply("alex", MemberVerdict::Approve),
+        h.reply("sam", MemberVerdict::Approve),
     );
     let ids = h.upstream_settled();
     assert_eq!(h.state(), IntentState::Sent);
@@ -800,8 +816,8 @@ fn two_approvals_at_once_order_exactly_once() {
 fn an_approval_and_a_denial_at_once_have_one_outcome() {
     let h = Household::start("race-deny", 1);
     h.race(
-        h.reply("alex", Verdict::Approve),
-        h.reply("sam", Verdict::Deny),
+        h.reply("alex", MemberVerdict::Approve),
+        h.reply("sam", MemberVerdict::Deny),
     );
     let ids = h.upstream_settled();
     let approvals = open_db(&h.dir)
@@ -836,7 +852,7 @@ fn an_approval_and_a_denial_at_once_have_one_outcome() {
 #[test]
 fn the_same_reply_twice_at_once_counts_once() {
     let h = Household::start("race-dup", 2);
-    let reply = h.reply("alex", Verdict::Approve);
+    let reply = h.reply("alex", MemberVerdict::Approve);
     h.race(reply.clone(), reply);
     let approvals = open_db(&h.dir)
         .read()
@@ -849,7 +865,7 @@ fn the_same_reply_twice_at_once_counts_once() {
     mosquitto_pub(
         h.broker.port,
         &h.request.reply_topic,
-        &h.reply("sam", Verdict::Approve),
+        &h.reply("sam", MemberVerdict::Approve),
     );
     wait_until(Duration::from_secs(20), "the order", || {
         h.state() == IntentState::Sent

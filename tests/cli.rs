@@ -53,8 +53,8 @@ fn keygen_writes_a_private_key_and_prints_the_public_one() {
         .expect("run larder");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    let loaded = larder::keys::SigningKey::load(&key).expect("load key");
-    assert!(stdout.contains(&larder::keys::to_hex(&loaded.public_key())));
+    let loaded = larder::crypto::keys::SigningKey::load(&key).expect("load key");
+    assert!(stdout.contains(&larder::crypto::keys::to_hex(&loaded.public_key())));
     assert!(stdout.contains("[[members]]"));
     // Never overwrite a key.
     let again = Command::new(LARDER)

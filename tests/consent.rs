@@ -5,9 +5,9 @@
 //! household instead of buying it.
 
 use crate::support::*;
-use larder::approval::ApprovalRequest;
-use larder::intent::{self, CancelReason, Upstream};
-use larder::keys::{self, SigningKey};
+use larder::crypto::keys::{self, SigningKey};
+use larder::protocol::approval::ApprovalRequest;
+use larder::protocol::intent::{self, CancelReason, Upstream};
 use larder::store::IntentState;
 use std::path::Path;
 use std::process::Command;

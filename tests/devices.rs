@@ -49,7 +49,8 @@ noise = 5
 }
 
 pub(crate) fn write_config(dir: &TempDir, broker: &Broker) -> std::path::PathBuf {
-    let member = larder::keys::to_hex(&larder::keys::SigningKey::generate().public_key());
+    let member =
+        larder::crypto::keys::to_hex(&larder::crypto::keys::SigningKey::generate().public_key());
     let items = [
         item("milk", "ml", "fridge-scale", "weight", ""),
         item(

@@ -1,9 +1,9 @@
 //! The whole path: readings in, approved and signed intent out.
 
 use crate::support::*;
-use larder::approval;
-use larder::intent::{self, Evidence};
-use larder::keys::{self, SigningKey};
+use larder::crypto::keys::{self, SigningKey};
+use larder::protocol::approval;
+use larder::protocol::intent::{self, Evidence};
 use larder::store::IntentState;
 use std::process::Command;
 use std::time::Duration;

@@ -10,7 +10,7 @@
 use crate::attacks::Household;
 use crate::faults::flush_with_sentinel;
 use crate::support::*;
-use larder::approval::Verdict;
+use larder::protocol::approval::MemberVerdict;
 use larder::store::IntentState;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -28,7 +28,10 @@ struct Books {
 }
 
 fn crash_at(point: &str) -> Books {
-    assert!(larder::failpoints::POINTS.contains(&point), "{point}");
+    assert!(
+        larder::daemon::failpoints::POINTS.contains(&point),
+        "{point}"
+    );
     let broker = Broker::start();
     let dir = TempDir::new(&format!("fp-{point}"));
     let config = write_config(&dir, &broker, &Setup::default());
@@ -146,7 +149,7 @@ fn failpoints_crash_after_puback_before_marking_sent() {
 /// The daemon's writer pauses (2 s) on the first race reply, so both
 /// replies of a race land in one batch, i.e. one transaction; returns the
 /// household once both are handled. Asserts they did share a batch.
-fn race_in_one_batch(tag: &str, approvals: u32, a: Verdict, b: Verdict) -> Household {
+fn race_in_one_batch(tag: &str, approvals: u32, a: MemberVerdict, b: MemberVerdict) -> Household {
     // Batch 1 is the washer event; the pause hits batch 2 only.
     let h = Household::start_env(
         tag,
@@ -177,7 +180,12 @@ fn race_in_one_batch(tag: &str, approvals: u32, a: Verdict, b: Verdict) -> House
 /// is recorded and orders, the other is refused; one message upstream.
 #[test]
 fn failpoints_two_approvals_in_one_batch_order_exactly_once() {
-    let h = race_in_one_batch("fp-race-approve", 1, Verdict::Approve, Verdict::Approve);
+    let h = race_in_one_batch(
+        "fp-race-approve",
+        1,
+        MemberVerdict::Approve,
+        MemberVerdict::Approve,
+    );
     let ids = h.upstream_settled();
     assert_eq!(h.state(), IntentState::Sent);
     assert_eq!(ids, vec![h.request.intent.clone()]);
@@ -194,7 +202,12 @@ fn failpoints_two_approvals_in_one_batch_order_exactly_once() {
 /// the second is refused, nothing else changes.
 #[test]
 fn failpoints_approve_and_deny_in_one_batch_have_one_outcome() {
-    let h = race_in_one_batch("fp-race-deny", 1, Verdict::Approve, Verdict::Deny);
+    let h = race_in_one_batch(
+        "fp-race-deny",
+        1,
+        MemberVerdict::Approve,
+        MemberVerdict::Deny,
+    );
     let ids = h.upstream_settled();
     let approvals = open_db(&h.dir)
         .read()
@@ -219,7 +232,12 @@ fn failpoints_approve_and_deny_in_one_batch_have_one_outcome() {
 /// recorded, the quorum is reached once, one message upstream.
 #[test]
 fn failpoints_a_quorum_completed_in_one_batch_orders_once() {
-    let h = race_in_one_batch("fp-race-quorum", 2, Verdict::Approve, Verdict::Approve);
+    let h = race_in_one_batch(
+        "fp-race-quorum",
+        2,
+        MemberVerdict::Approve,
+        MemberVerdict::Approve,
+    );
     let ids = h.upstream_settled();
     assert_eq!(h.state(), IntentState::Sent);
     assert_eq!(ids, vec![h.request.intent.clone()]);

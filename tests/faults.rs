@@ -28,7 +28,7 @@ fn counter(dir: &TempDir, name: &str) -> u64 {
 
 /// A small random number below `n` (test scheduling only).
 fn random_below(n: u64) -> u64 {
-    u64::from(u32::from_le_bytes(larder::keys::random_bytes::<4>())) % n.max(1)
+    u64::from(u32::from_le_bytes(larder::crypto::keys::random_bytes::<4>())) % n.max(1)
 }
 
 /// Starts a broker (autosave every `autosave` s), a configured daemon and
@@ -548,7 +548,7 @@ async fn an_intent_decided_while_the_broker_is_down_waits_in_the_outbox_and_goes
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let hub = larder::keys::SigningKey::load(&dir.join("state").join("hub.key"))
+    let hub = larder::crypto::keys::SigningKey::load(&dir.join("state").join("hub.key"))
         .expect("hub key")
         .public_key();
     let seen = recorder.on(UPSTREAM);

@@ -3,7 +3,7 @@
 //! the forgotten item in every encoding it could have been stored in.
 
 use crate::support::*;
-use larder::keys;
+use larder::crypto::keys;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Replays the committed cargo-fuzz corpus (`fuzz/corpus/<target>/*`)
 //! through the same entry points the fuzz targets call
-//! (`larder::fuzzing`), on stable, in every `cargo test`. A decoder that
+//! (`larder::tools::fuzzing`), on stable, in every `cargo test`. A decoder that
 //! panics on any file fails the test and names the file.
 //!
 //! `LARDER_WRITE_FUZZ_SEEDS=1 cargo test --test integration fuzz_corpus`
@@ -20,7 +20,7 @@ fn every_corpus_file_decodes_without_a_panic() {
         write_seeds();
     }
     let mut total = 0;
-    for (target, entry) in larder::fuzzing::TARGETS {
+    for (target, entry) in larder::tools::fuzzing::TARGETS {
         let dir = corpus_root().join(target);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -47,7 +47,7 @@ fn every_corpus_file_decodes_without_a_panic() {
     eprintln!("replayed {total} corpus files");
 }
 
-/// The fuzz target directories and `larder::fuzzing::TARGETS` agree, so a
+/// The fuzz target directories and `larder::tools::fuzzing::TARGETS` agree, so a
 /// new target cannot be left out of the replay.
 #[test]
 fn every_fuzz_target_has_a_corpus_and_an_entry_point() {
@@ -65,7 +65,7 @@ fn every_fuzz_target_has_a_corpus_and_an_entry_point() {
             .collect();
     let mut sources = sources;
     sources.sort();
-    let mut names: Vec<String> = larder::fuzzing::TARGETS
+    let mut names: Vec<String> = larder::tools::fuzzing::TARGETS
         .iter()
         .map(|(n, _)| n.to_string())
         .collect();
@@ -85,9 +85,9 @@ fn the_replay_harness_notices_a_panic() {
 }
 
 fn write_seeds() {
-    use larder::approval::{ReplyClaims, Verdict};
     use larder::config::PayloadFormat;
-    use larder::wire::{DeviceEvent, EventKind};
+    use larder::protocol::approval::{MemberVerdict, ReplyClaims};
+    use larder::protocol::events::{DeviceEvent, EventKind};
     let root = corpus_root();
     let put = |target: &str, name: &str, data: &[u8]| {
         let dir = root.join(target);
@@ -120,16 +120,19 @@ fn write_seeds() {
         put(
             "event_json",
             name,
-            &larder::wire::encode_event(PayloadFormat::Json, &e),
+            &larder::protocol::events::encode_event(PayloadFormat::Json, &e),
         );
         put(
             "event_cbor",
             name,
-            &larder::wire::encode_event(PayloadFormat::Cbor, &e),
+            &larder::protocol::events::encode_event(PayloadFormat::Cbor, &e),
         );
     }
-    let key = larder::keys::SigningKey::generate();
-    for (name, verdict) in [("approve", Verdict::Approve), ("deny", Verdict::Deny)] {
+    let key = larder::crypto::keys::SigningKey::generate();
+    for (name, verdict) in [
+        ("approve", MemberVerdict::Approve),
+        ("deny", MemberVerdict::Deny),
+    ] {
         let claims = ReplyClaims {
             hub: "fuzzhub".into(),
             intent: "0123456789abcdef0123456789abcdef".into(),
@@ -138,7 +141,7 @@ fn write_seeds() {
             member: "alex".into(),
             issued_at: 1_800_000_000,
         };
-        let envelope = larder::approval::sign_reply(&key, &claims);
+        let envelope = larder::protocol::approval::sign_reply(&key, &claims);
         put(
             "approval_reply",
             &format!("envelope-{name}"),
@@ -162,40 +165,44 @@ fn write_seeds() {
     for (name, command) in [
         (
             "pause",
-            larder::control::Command::Pause {
+            larder::protocol::control::ControlCommand::Pause {
                 until: Some(1_800_100_000),
             },
         ),
-        ("resume", larder::control::Command::Resume),
+        ("resume", larder::protocol::control::ControlCommand::Resume),
         (
             "guests",
-            larder::control::Command::Guests {
+            larder::protocol::control::ControlCommand::Guests {
                 factor: 1.5,
                 until: 1_800_200_000,
             },
         ),
         (
             "cancel",
-            larder::control::Command::Cancel {
+            larder::protocol::control::ControlCommand::Cancel {
                 intent: "0123456789abcdef0123456789abcdef".into(),
             },
         ),
         (
             "forget-item",
-            larder::control::Command::Forget(larder::control::ForgetScope::Item("milk".into())),
+            larder::protocol::control::ControlCommand::Forget(
+                larder::protocol::control::ForgetScope::Item("milk".into()),
+            ),
         ),
         (
             "forget-household",
-            larder::control::Command::Forget(larder::control::ForgetScope::Household),
+            larder::protocol::control::ControlCommand::Forget(
+                larder::protocol::control::ForgetScope::Household,
+            ),
         ),
     ] {
-        let claims = larder::control::ControlClaims {
+        let claims = larder::protocol::control::ControlClaims {
             hub: "fuzzhub".into(),
             member: "alex".into(),
             command,
             issued_at: 1_800_000_000_000,
         };
-        let envelope = larder::control::sign_control(&key, &claims);
+        let envelope = larder::protocol::control::sign_control(&key, &claims);
         put(
             "control",
             &format!("envelope-{name}"),
@@ -208,25 +215,33 @@ fn write_seeds() {
         );
     }
     for (name, status, reason) in [
-        ("accepted", larder::intent::AckStatus::Accepted, None),
-        ("quoted", larder::intent::AckStatus::Quoted, None),
-        ("delivered", larder::intent::AckStatus::Delivered, None),
+        (
+            "accepted",
+            larder::protocol::intent::AckStatus::Accepted,
+            None,
+        ),
+        ("quoted", larder::protocol::intent::AckStatus::Quoted, None),
+        (
+            "delivered",
+            larder::protocol::intent::AckStatus::Delivered,
+            None,
+        ),
         (
             "rejected",
-            larder::intent::AckStatus::Rejected,
+            larder::protocol::intent::AckStatus::Rejected,
             Some("price over ceiling".to_string()),
         ),
     ] {
-        let quote = if status == larder::intent::AckStatus::Accepted {
-            larder::intent::Quote {
+        let quote = if status == larder::protocol::intent::AckStatus::Accepted {
+            larder::protocol::intent::Quote {
                 total: Some(2.49),
                 currency: Some("EUR".into()),
                 product: Some("sku-milk".into()),
             }
         } else {
-            larder::intent::Quote::default()
+            larder::protocol::intent::Quote::default()
         };
-        let ack = larder::intent::UpstreamAck {
+        let ack = larder::protocol::intent::UpstreamAck {
             intent: "0123456789abcdef0123456789abcdef".into(),
             status,
             reason,
@@ -235,12 +250,12 @@ fn write_seeds() {
         put(
             "upstream_ack",
             &format!("{name}.json"),
-            &larder::intent::encode_ack_json(&ack),
+            &larder::protocol::intent::encode_ack_json(&ack),
         );
         put(
             "upstream_ack",
             &format!("{name}.cbor"),
-            &larder::intent::encode_ack_cbor(&ack),
+            &larder::protocol::intent::encode_ack_cbor(&ack),
         );
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -249,7 +264,7 @@ fn write_seeds() {
         put("config", name, &text);
     }
     // Device payloads: every fixture, behind the mode byte that reads it as
-    // its ecosystem's device (`larder::fuzzing::adapter_device`).
+    // its ecosystem's device (`larder::tools::fuzzing::adapter_device`).
     let devices = manifest.join("tests").join("data").join("devices");
     for entry in std::fs::read_dir(&devices).expect("tests/data/devices") {
         let path = entry.expect("entry").path();

@@ -246,7 +246,7 @@ fn pending_detergent(broker: &Broker, watcher: &Watcher) -> String {
     wait_until(Duration::from_secs(20), "an approval request", || {
         !watcher.under("larder/testhub/approvals/").is_empty()
     });
-    let request: larder::approval::ApprovalRequest =
+    let request: larder::protocol::approval::ApprovalRequest =
         serde_json::from_slice(&watcher.under("larder/testhub/approvals/")[0].payload)
             .expect("request");
     request.intent
@@ -310,7 +310,7 @@ fn with_trusted_approvals_a_button_press_approves_and_the_intent_goes_upstream()
         "the approved intent upstream",
         || !watcher.on(&upstream).is_empty(),
     );
-    let sent = larder::intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key)
+    let sent = larder::protocol::intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key)
         .expect("verifies");
     assert_eq!(sent.id, intent);
     let row = db.read().intent(&intent).expect("read").expect("intent");

@@ -18,6 +18,7 @@ mod forget;
 mod fuzz_corpus;
 mod homeassistant;
 mod hostile;
+mod layout;
 mod privacy;
 mod restart;
 mod restocking;

@@ -2,7 +2,7 @@
 //! the real binary after a real auto-approved order.
 
 use crate::support::*;
-use larder::keys;
+use larder::crypto::keys;
 use larder::store::IntentState;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -288,7 +288,7 @@ fn export_round_trips_the_database_and_explain_names_the_evidence_and_rule() {
 fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
     let broker = Broker::start();
     let dir = TempDir::new("member");
-    let alex = larder::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
+    let alex = larder::crypto::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
     let setup = Setup {
         members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
         ..Setup::default()
@@ -303,15 +303,15 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
     let hub_key = hub_public_key(&dir);
     wait_for_db(&dir);
     wait_online(broker.port, "testhub");
-    let added = larder::wire::encode_event(
+    let added = larder::protocol::events::encode_event(
         larder::config::PayloadFormat::Cbor,
-        &larder::wire::DeviceEvent {
+        &larder::protocol::events::DeviceEvent {
             device: "washer".into(),
             epoch: 1,
             seq: 1,
             ts: None,
             slot: "detergent".into(),
-            kind: larder::wire::EventKind::Added,
+            kind: larder::protocol::events::EventKind::Added,
             amount: 100.0,
         },
     );
@@ -319,7 +319,7 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
     wait_until(Duration::from_secs(20), "an approval request", || {
         !watcher.under("larder/testhub/approvals/").is_empty()
     });
-    let request: larder::approval::ApprovalRequest =
+    let request: larder::protocol::approval::ApprovalRequest =
         serde_json::from_slice(&watcher.under("larder/testhub/approvals/")[0].payload)
             .expect("request json");
 
@@ -345,9 +345,9 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
     wait_until(Duration::from_secs(20), "the intent upstream", || {
         !watcher.on(&upstream).is_empty()
     });
-    let sent = larder::intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key)
+    let sent = larder::protocol::intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key)
         .expect("verifies");
-    let larder::intent::Evidence::Members(digests) = &sent.evidence else {
+    let larder::protocol::intent::Evidence::Members(digests) = &sent.evidence else {
         panic!("member evidence expected: {:?}", sent.evidence);
     };
     let db = open_db(&dir);
@@ -405,7 +405,7 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
 fn only_the_closed_intent_field_list_goes_upstream() {
     let broker = Broker::start();
     let dir = TempDir::new("egress");
-    let alex = larder::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
+    let alex = larder::crypto::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
     let setup = Setup {
         members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
         ..Setup::default()
@@ -431,7 +431,7 @@ fn only_the_closed_intent_field_list_goes_upstream() {
     wait_until(Duration::from_secs(20), "an approval request", || {
         !everything.under("larder/testhub/approvals/").is_empty()
     });
-    let request: larder::approval::ApprovalRequest =
+    let request: larder::protocol::approval::ApprovalRequest =
         serde_json::from_slice(&everything.under("larder/testhub/approvals/")[0].payload)
             .expect("request");
     let approved = larder(
@@ -497,14 +497,14 @@ fn only_the_closed_intent_field_list_goes_upstream() {
     let hub_key = hub_public_key(&dir);
     for seen in everything.on(upstream) {
         // The signed payload is the whole message: decode its CBOR map.
-        let message = larder::intent::verify_upstream(&seen.payload, &hub_key)
+        let message = larder::protocol::intent::verify_upstream(&seen.payload, &hub_key)
             .expect("a hub-signed intent or cancellation");
         let allowed: &[&str] = match message {
-            larder::intent::Upstream::Intent(_) => {
+            larder::protocol::intent::Upstream::Intent(_) => {
                 kinds.push("intent");
                 &allowed
             }
-            larder::intent::Upstream::Cancel(_) => {
+            larder::protocol::intent::Upstream::Cancel(_) => {
                 kinds.push("cancel");
                 &allowed_in_cancel
             }

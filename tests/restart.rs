@@ -89,7 +89,7 @@ fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_inte
         .on(&upstream)
         .iter()
         .map(|s| {
-            larder::intent::verify_intent(&s.payload, &hub)
+            larder::protocol::intent::verify_intent(&s.payload, &hub)
                 .expect("verifies")
                 .id
         })

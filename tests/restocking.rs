@@ -4,8 +4,8 @@
 
 use crate::support::TempDir;
 use larder::config::Config;
+use larder::crypto::keys::{self, SigningKey};
 use larder::engine::{Engine, Inbound};
-use larder::keys::{self, SigningKey};
 use larder::store::Store;
 
 /// 2026-03-02T10:00:00Z, a Monday morning.

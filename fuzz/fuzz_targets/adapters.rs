@@ -1,4 +1,4 @@
 #![no_main]
-//! `cargo fuzz run adapters`: see `larder::fuzzing::adapters`.
+//! `cargo fuzz run adapters`: see `larder::tools::fuzzing::adapters`.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| larder::fuzzing::adapters(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| larder::tools::fuzzing::adapters(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! `cargo fuzz run event_json`: see `larder::fuzzing::event_json`.
+//! `cargo fuzz run event_json`: see `larder::tools::fuzzing::event_json`.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| larder::fuzzing::event_json(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| larder::tools::fuzzing::event_json(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! `cargo fuzz run upstream_ack`: see `larder::fuzzing::upstream_ack`.
+//! `cargo fuzz run upstream_ack`: see `larder::tools::fuzzing::upstream_ack`.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| larder::fuzzing::upstream_ack(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| larder::tools::fuzzing::upstream_ack(data));

@@ -144,7 +144,7 @@ fn every_discovery_document_larder_can_publish_passes_the_schema_rules() {
         }
         // With requests pending (buttons in trusted mode), after a removal
         // (stubs) and after Home Assistant's birth.
-        let mut publisher = Publisher::default();
+        let mut publisher = DiscoveryPublisher::default();
         let busy = Snapshot {
             pending: vec![pending(INTENT_A), pending(INTENT_B)],
             ..Snapshot::default()
@@ -384,7 +384,7 @@ fn trusted_mode_announces_approve_and_deny_buttons_per_pending_request() {
 fn discovery_goes_out_on_connect_and_when_components_change_state_when_it_changes() {
     let cfg = trusted();
     let topics = HaTopics::new(&cfg);
-    let mut publisher = Publisher::default();
+    let mut publisher = DiscoveryPublisher::default();
     let quiet = Snapshot {
         items: vec![item("milk", Some(1.5))],
         ..Snapshot::default()
@@ -449,7 +449,7 @@ fn discovery_goes_out_on_connect_and_when_components_change_state_when_it_change
 #[test]
 fn a_removed_item_is_stubbed_and_its_state_cleared_after_a_restart() {
     let before = config("");
-    let mut publisher = Publisher::default();
+    let mut publisher = DiscoveryPublisher::default();
     let document = publisher.messages(&before, &Snapshot::default(), Occasion::Connected)[0]
         .payload
         .clone();
@@ -460,7 +460,7 @@ fn a_removed_item_is_stubbed_and_its_state_cleared_after_a_restart() {
     );
     let after = Config::parse(&text, std::path::Path::new("/x.toml")).expect("valid");
     assert_eq!(after.items.len(), 2);
-    let mut restarted = Publisher::new(Some(&document));
+    let mut restarted = DiscoveryPublisher::new(Some(&document));
     let out = restarted.messages(&after, &Snapshot::default(), Occasion::Connected);
     let doc = discovery_of(&out, &after).remove(0);
     assert_passes(&after, &doc);
@@ -477,7 +477,7 @@ fn a_removed_item_is_stubbed_and_its_state_cleared_after_a_restart() {
     assert!(cleared.payload.is_empty() && cleared.retain);
     // A third start reads the stubbed document: the stubs stay until HA
     // has been seen online, and nothing is cleared twice.
-    let mut third = Publisher::new(Some(&doc.payload));
+    let mut third = DiscoveryPublisher::new(Some(&doc.payload));
     assert_eq!(third.removed().len(), 3);
     let out = third.messages(&after, &Snapshot::default(), Occasion::Connected);
     assert!(!out.iter().any(|m| m.topic == topics.item_state("eggs")));
@@ -488,11 +488,11 @@ fn disabling_the_integration_removes_the_device_once() {
     let on = config("");
     let off = config("[homeassistant]\nenabled = false\n");
     assert!(discovery_messages(&off).is_empty());
-    let mut publisher = Publisher::default();
+    let mut publisher = DiscoveryPublisher::default();
     let document = publisher.messages(&on, &Snapshot::default(), Occasion::Connected)[0]
         .payload
         .clone();
-    let mut restarted = Publisher::new(Some(&document));
+    let mut restarted = DiscoveryPublisher::new(Some(&document));
     let out = restarted.messages(&off, &Snapshot::default(), Occasion::Connected);
     assert_eq!(out.len(), 1);
     assert!(out[0].payload.is_empty() && out[0].retain);
@@ -507,7 +507,7 @@ fn disabling_the_integration_removes_the_device_once() {
 #[test]
 fn order_events_go_out_once_and_never_retained() {
     let cfg = config("");
-    let mut publisher = Publisher::default();
+    let mut publisher = DiscoveryPublisher::default();
     let event = |seq: i64, event_type: &'static str| OrderEvent {
         seq,
         event_type,
@@ -540,7 +540,7 @@ fn order_events_go_out_once_and_never_retained() {
 
 #[test]
 fn ledger_decisions_and_sent_intents_become_order_events() {
-    let decision = |verdict: ledger::Verdict| LedgerRow {
+    let decision = |verdict: ledger::Outcome| LedgerRow {
         seq: 3,
         at: 100,
         kind: "decision".into(),
@@ -562,19 +562,19 @@ fn ledger_decisions_and_sent_intents_become_order_events() {
         prev_hash: Vec::new(),
         hash: Vec::new(),
     };
-    let e = order_event(&decision(ledger::Verdict::Approved)).expect("event");
+    let e = order_event(&decision(ledger::Outcome::Approved)).expect("event");
     assert_eq!(
         (e.event_type, e.item.as_str(), e.packages),
         ("order_approved", "milk", 2)
     );
     assert_eq!(
-        order_event(&decision(ledger::Verdict::MemberDenied))
+        order_event(&decision(ledger::Outcome::MemberDenied))
             .expect("e")
             .event_type,
         "order_denied"
     );
-    assert!(order_event(&decision(ledger::Verdict::MemberApproved)).is_none());
-    let mut erased = decision(ledger::Verdict::Asked);
+    assert!(order_event(&decision(ledger::Outcome::MemberApproved)).is_none());
+    let mut erased = decision(ledger::Outcome::Asked);
     erased.body = None;
     assert!(order_event(&erased).is_none());
     let published = LedgerRow {
@@ -589,7 +589,7 @@ fn ledger_decisions_and_sent_intents_become_order_events() {
             })
             .expect("json"),
         ),
-        ..decision(ledger::Verdict::Asked)
+        ..decision(ledger::Outcome::Asked)
     };
     assert_eq!(
         order_event(&published).expect("sent").event_type,
@@ -734,7 +734,7 @@ fn a_forged_retained_document_is_read_back_safely() {
     cmps.insert("item_stub/+_level".into(), json!({"p": "sensor"}));
     let forged = serde_json::to_vec(&json!({ "cmps": cmps })).expect("json");
     let started = std::time::Instant::now();
-    let mut publisher = Publisher::new(Some(&forged));
+    let mut publisher = DiscoveryPublisher::new(Some(&forged));
     let out = publisher.messages(&cfg, &Snapshot::default(), Occasion::Connected);
     let took = started.elapsed();
     let topics = HaTopics::new(&cfg);

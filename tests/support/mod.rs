@@ -22,7 +22,7 @@ impl TempDir {
         let path = std::env::temp_dir().join(format!(
             "larder-it-{tag}-{}-{}",
             std::process::id(),
-            larder::keys::to_hex(&larder::keys::random_bytes::<4>())
+            larder::crypto::keys::to_hex(&larder::crypto::keys::random_bytes::<4>())
         ));
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir { path }
@@ -278,7 +278,7 @@ pub fn write_config(dir: &TempDir, broker: &Broker, setup: &Setup) -> PathBuf {
     let mut members = String::new();
     let owner = vec![(
         "owner".to_string(),
-        larder::keys::to_hex(&larder::keys::SigningKey::generate().public_key()),
+        larder::crypto::keys::to_hex(&larder::crypto::keys::SigningKey::generate().public_key()),
     )];
     let listed = if setup.members.is_empty() {
         &owner
@@ -385,7 +385,7 @@ impl Daemon {
     pub fn start_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let log = config.with_file_name(format!(
             "larder-{}.log",
-            larder::keys::to_hex(&larder::keys::random_bytes::<3>())
+            larder::crypto::keys::to_hex(&larder::crypto::keys::random_bytes::<3>())
         ));
         let child = Command::new(LARDER)
             .arg("--config")
@@ -468,7 +468,7 @@ pub fn wait_for_db(dir: &TempDir) {
 pub fn hub_public_key(dir: &TempDir) -> [u8; 32] {
     let path = dir.join("state").join("hub.key");
     wait_until(Duration::from_secs(20), "the hub key", || path.exists());
-    larder::keys::SigningKey::load(&path)
+    larder::crypto::keys::SigningKey::load(&path)
         .expect("hub key")
         .public_key()
 }
@@ -505,7 +505,7 @@ impl Watcher {
                 rt.block_on(async move {
                     let id = format!(
                         "watcher-{}",
-                        larder::keys::to_hex(&larder::keys::random_bytes::<4>())
+                        larder::crypto::keys::to_hex(&larder::crypto::keys::random_bytes::<4>())
                     );
                     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
                     opts.set_max_packet_size(1 << 20, 1 << 20);
@@ -621,15 +621,15 @@ pub fn level_json(device: &str, slot: &str, epoch: u64, seq: u64, amount: f64) -
 
 /// A native CBOR washer event: `amount` ml of detergent put in (seq 1).
 pub fn detergent_added(amount: f64) -> Vec<u8> {
-    larder::wire::encode_event(
+    larder::protocol::events::encode_event(
         larder::config::PayloadFormat::Cbor,
-        &larder::wire::DeviceEvent {
+        &larder::protocol::events::DeviceEvent {
             device: "washer".into(),
             epoch: 1,
             seq: 1,
             ts: None,
             slot: "detergent".into(),
-            kind: larder::wire::EventKind::Added,
+            kind: larder::protocol::events::EventKind::Added,
             amount,
         },
     )
@@ -651,7 +651,7 @@ impl Publisher {
             .expect("rt");
         let id = format!(
             "pub-{}",
-            larder::keys::to_hex(&larder::keys::random_bytes::<4>())
+            larder::crypto::keys::to_hex(&larder::crypto::keys::random_bytes::<4>())
         );
         let mut opts = MqttOptions::new(id, "127.0.0.1", port);
         opts.set_max_packet_size(1 << 20, 1 << 20);
@@ -748,7 +748,7 @@ impl Recorder {
                     Some((user, _)) => user.clone(),
                     None => format!(
                         "recorder-{}",
-                        larder::keys::to_hex(&larder::keys::random_bytes::<4>())
+                        larder::crypto::keys::to_hex(&larder::crypto::keys::random_bytes::<4>())
                     ),
                 };
                 let mut opts = test_client_options(id, port, &creds);
@@ -845,7 +845,9 @@ impl Device {
                         let (client, eventloop) = conn.get_or_insert_with(|| {
                             let id = format!(
                                 "device-{}",
-                                larder::keys::to_hex(&larder::keys::random_bytes::<4>())
+                                larder::crypto::keys::to_hex(
+                                    &larder::crypto::keys::random_bytes::<4>()
+                                )
                             );
                             let mut opts = test_client_options(id, port, &None);
                             opts.set_inflight(1);
@@ -984,7 +986,8 @@ pub fn intents_by_product(
 ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
     let mut by = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
     for s in seen {
-        let intent = larder::intent::verify_intent(&s.payload, hub_key).expect("intent verifies");
+        let intent =
+            larder::protocol::intent::verify_intent(&s.payload, hub_key).expect("intent verifies");
         by.entry(intent.product).or_default().insert(intent.id);
     }
     by
