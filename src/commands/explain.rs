@@ -569,50 +569,9 @@ mod tests {
     const NOW: i64 = 1_767_225_600; // 2026-01-01 00:00 UTC
 
     fn config(category_policy: &str) -> Config {
-        let text = format!(
-            r#"
-[hub]
-id = "home"
-state-dir = "/nonexistent"
-timezone = "UTC"
-
-[mqtt]
-url = "mqtt://127.0.0.1:1883"
-
-[[devices]]
-id = "fridge"
-topic = "larder/home/devices/fridge/events"
-format = "json"
-
-[[items]]
-id = "milk"
-name = "Milk 1 L"
-unit = "l"
-package-size = 1.0
-product = "sku-milk"
-price = 1.00
-currency = "EUR"
-category = "dairy"
-device = "fridge"
-slot = "milk"
-lead-time-days = 1
-review-days = 3
-declared-usage = {{ amount = 2.1, per = "week" }}
-
-[[members]]
-name = "alex"
-public-key = "{key}"
-
-[rules]
-currency = "EUR"
-auto-approve-up-to = 8.0
-monthly-budget = 50.0
-
-[rules.categories]
-dairy = "{category_policy}"
-"#,
-            key = crate::crypto::keys::to_hex(&[3u8; 32])
-        );
+        let text = include_str!("../../tests/fixtures/explain-milk.toml")
+            .replace("{key}", &crate::crypto::keys::to_hex(&[3u8; 32]))
+            .replace("{category_policy}", category_policy);
         Config::parse(&text, Path::new("test.toml")).expect("valid test config")
     }
 

@@ -2226,36 +2226,7 @@ mod tests {
     const INVALID: &str = include_str!("../../tests/data/invalid.toml");
 
     /// A small valid configuration; tests edit it with `str::replace`.
-    const MINIMAL: &str = r#"
-[hub]
-id = "home"
-
-[mqtt]
-url = "mqtt://127.0.0.1"
-
-[[devices]]
-id = "fridge"
-topic = "larder/home/devices/fridge/events"
-format = "json"
-
-[[items]]
-id = "milk"
-name = "Milk"
-unit = "l"
-package-size = 1.0
-product = "sku-1"
-price = 1.10
-category = "dairy"
-device = "fridge"
-slot = "milk"
-
-[[members]]
-name = "anna"
-public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
-
-[rules]
-currency = "EUR"
-"#;
+    const MINIMAL: &str = include_str!("../../tests/fixtures/minimal.toml");
 
     const KEY_B: &str = "44e4d3e02c7c0a26fa5f11bab57fa0fe4829d3c61c511e36f99c6175bcb296ed";
 

@@ -63,41 +63,21 @@ mod tests {
     use crate::store::{IntentRow, IntentState, Store};
     use std::path::Path;
 
-    const CONFIG: &str = r#"
-[hub]
-id = "home"
-state-dir = "/nonexistent"
-
-[mqtt]
-url = "mqtt://127.0.0.1"
-
-[[devices]]
-id = "fridge"
-topic = "larder/home/devices/fridge/events"
-format = "json"
-
-[[items]]
-id = "milk"
-name = "Milk Zq"
-unit = "l"
-package-size = 1.0
-product = "sku-1"
-price = 1.10
-category = "dairy"
-device = "fridge"
-slot = "milk"
-
-[[members]]
-name = "anna"
-public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
-
-[rules]
-currency = "EUR"
-"#;
+    /// The shared minimal household, with a hub state directory and a
+    /// milk name that a byte scan can find.
+    fn config_text() -> String {
+        include_str!("../../tests/fixtures/minimal.toml")
+            .replace(
+                "id = \"home\"\n",
+                "id = \"home\"\nstate-dir = \"/nonexistent\"\n",
+            )
+            .replace("name = \"Milk\"", "name = \"Milk Zq\"")
+    }
 
     #[test]
     fn forgetting_an_item_with_a_pending_request_clears_it_on_the_broker() {
-        let config = Config::parse(CONFIG, Path::new("/etc/larder/larder.toml")).expect("config");
+        let config =
+            Config::parse(&config_text(), Path::new("/etc/larder/larder.toml")).expect("config");
         let topics = Topics::new(&config);
         let dir = std::env::temp_dir().join(format!(
             "larder-forget-{}-{}",

@@ -21,59 +21,7 @@ fn assert_passes(config: &Config, message: &Message) {
     );
 }
 
-const CONFIG: &str = r#"
-[hub]
-id = "home-1"
-
-[mqtt]
-url = "mqtt://127.0.0.1"
-
-[[devices]]
-id = "fridge"
-topic = "larder/home-1/devices/fridge/events"
-format = "json"
-
-[[items]]
-id = "milk"
-name = "Milk"
-unit = "l"
-package-size = 1.0
-product = "sku-1"
-price = 1.10
-category = "dairy"
-device = "fridge"
-slot = "milk"
-declared-usage = { amount = 1, per = "day" }
-
-[[items]]
-id = "Coffee-Beans"
-name = "Coffee beans"
-unit = "g"
-package-size = 500
-product = "sku-2"
-price = 9.0
-category = "dairy"
-device = "fridge"
-slot = "coffee"
-
-[[items]]
-id = "eggs"
-name = "Eggs"
-unit = "pcs"
-package-size = 10
-product = "sku-3"
-price = 3.0
-category = "dairy"
-device = "fridge"
-slot = "eggs"
-
-[[members]]
-name = "anna"
-public-key = "3517338e374dbf7c24667cb632b465d0b22fe3dfc6eeb9d7d3726a9e9d1dd3c6"
-
-[rules]
-currency = "EUR"
-"#;
+const CONFIG: &str = include_str!("../../tests/fixtures/three-items.toml");
 
 fn config(extra: &str) -> Config {
     let text = format!("{CONFIG}\n{extra}");
