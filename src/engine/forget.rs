@@ -52,7 +52,7 @@ pub fn apply(
         ForgetScope::Household => tx.forget_household(now)?,
     };
     for intent in &gone.awaiting {
-        crate::engine::queue_request_clear(tx, topics, intent, now)?;
+        super::outbox::queue_request_clear(tx, topics, intent, now)?;
     }
     Ok(gone)
 }
