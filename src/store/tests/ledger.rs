@@ -1,42 +1,31 @@
 //! The ledger's chain rule and verifier over a real store: tampering of
 //! each kind is named at its first bad entry.
 
+use super::{temp_db, tempdir};
 use crate::crypto::keys;
 use crate::ledger::*;
 use crate::store::{NewOutbox, Store};
 
-/// A throwaway database removed on drop.
+/// A throwaway database removed on drop (the store closes first).
 struct TempDb {
-    dir: std::path::PathBuf,
     store: Store,
+    dir: tempdir::Dir,
 }
 
 impl TempDb {
     fn new() -> TempDb {
-        let dir = std::env::temp_dir().join(format!(
-            "larder-ledger-test-{}-{}",
-            std::process::id(),
-            keys::to_hex(&keys::random_bytes::<8>())
-        ));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let store = Store::open(&dir.join("t.db")).expect("open");
-        TempDb { dir, store }
+        let (dir, store) = temp_db();
+        TempDb { store, dir }
     }
 
     /// Raw SQL on the database file, as an attacker with the file would.
     fn tamper(&self, sql: &str) {
-        let conn = rusqlite::Connection::open(self.dir.join("t.db")).expect("open raw");
+        let conn = rusqlite::Connection::open(self.dir.path.join("t.db")).expect("open raw");
         conn.execute_batch(sql).expect("tamper");
     }
 
     fn verify(&self) -> Result<Verified, Broken> {
         self.store.read().verify_ledger(None).expect("db")
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
