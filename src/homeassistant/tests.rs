@@ -5,6 +5,12 @@
 use super::schema::check_discovery;
 use super::*;
 use crate::config::Config;
+use crate::core::DAY;
+use crate::core::forecast::{self, ItemState};
+use crate::ledger::{self, LedgerRow};
+use crate::store::{IntentRow, IntentState};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
 fn assert_passes(config: &Config, message: &Message) {
     let problems = check_discovery(
