@@ -22,7 +22,7 @@ pub(super) fn run(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The status report as text (shared with the demo's summary).
+/// The status report as text.
 pub fn render_status(config: &Config, store: &Store, now: i64) -> anyhow::Result<String> {
     use std::fmt::Write;
     let engine_view = crate::engine::forecasts(config, store, now)?;

@@ -51,11 +51,11 @@ pub(super) fn toml_key(key: &str) -> String {
 
 /// `serde_ignored`'s path as a config key path: `items[2].device`.
 pub(super) fn key_path(path: &serde_ignored::Path<'_>) -> String {
-    use serde_ignored::Path as P;
+    use serde_ignored::Path;
     match path {
-        P::Root => String::new(),
-        P::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
-        P::Map { parent, key } => {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        Path::Map { parent, key } => {
             let parent = key_path(parent);
             if parent.is_empty() {
                 toml_key(key)
@@ -63,7 +63,7 @@ pub(super) fn key_path(path: &serde_ignored::Path<'_>) -> String {
                 format!("{parent}.{}", toml_key(key))
             }
         }
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
             key_path(parent)
         }
     }

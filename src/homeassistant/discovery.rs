@@ -80,7 +80,6 @@ pub(super) fn is_own_component(key: &str, platform: &str) -> bool {
 /// keyed by component key (stable; the unique id is `larder_<hub>_<key>`).
 pub fn components(config: &Config, snapshot: &Snapshot) -> BTreeMap<String, Value> {
     let topics = HaTopics::new(config);
-    let hub = &config.hub.id;
     let node = node_id(config);
     let unique = |key: &str| format!("{node}_{key}");
     let entity =
@@ -185,7 +184,6 @@ pub fn components(config: &Config, snapshot: &Snapshot) -> BTreeMap<String, Valu
             }
         }
     }
-    let _ = hub;
     out
 }
 

@@ -14,7 +14,7 @@ pub const PID_FILE: &str = "larder.pid";
 
 /// Overwrites with zeros, syncs and deletes every quarantined copy of the
 /// database (`larder.db.corrupt-*` and its `-wal`/`-shm`, see
-/// `daemon::open_store`): a corrupt file cannot be edited, and it may hold
+/// `daemon::store_open::open_store`): a corrupt file cannot be edited, and it may hold
 /// what was just forgotten. Returns the files removed.
 pub fn wipe_quarantined(database: &Path) -> std::io::Result<Vec<PathBuf>> {
     use std::io::Write as _;
