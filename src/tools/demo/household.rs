@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 /// The household: real stock, habits, and the sensors that watch them.
 pub(super) struct SimulatedHousehold {
-    pub(super) rng: Rng,
+    pub(super) rng: DemoRng,
     /// Per item, lots of (amount, expires at) oldest first.
     stock: BTreeMap<&'static str, Vec<(f64, i64)>>,
     /// Per item, amount thrown away because it expired.
@@ -62,7 +62,7 @@ impl SimulatedHousehold {
             })
             .collect();
         SimulatedHousehold {
-            rng: Rng::new(seed),
+            rng: DemoRng::new(seed),
             stock,
             wasted: BTreeMap::new(),
             seq: BTreeMap::new(),
@@ -257,11 +257,11 @@ impl SimulatedHousehold {
 }
 
 /// SplitMix64: a tiny seeded generator, so the story depends only on the seed.
-pub(super) struct Rng(u64);
+pub(super) struct DemoRng(u64);
 
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+impl DemoRng {
+    fn new(seed: u64) -> DemoRng {
+        DemoRng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
 
     pub(super) fn next_u64(&mut self) -> u64 {
