@@ -1,8 +1,14 @@
-//! The pure decision core: forecasting and approval rules.
+//! The pure decision core: forecasting, device signals and approval rules.
 //!
-//! Architecture invariant: nothing under `core` does IO. No clock reads, no
-//! files, no network, no database. Time and state arrive as arguments, so
-//! every decision can be unit-tested and replayed at simulated time.
+//! Architecture invariant: nothing in this crate does IO. No clock reads,
+//! no files, no network, no database. Time and state arrive as arguments,
+//! so every decision can be unit-tested and replayed at simulated time. The
+//! crate depends on serde only, so the compiler keeps it that way.
+//!
+//! # Layout
+//! - `forecast/`: per-item consumption forecast and the reorder policy.
+//! - `signals/`: device signals to item observations (load cell, washer).
+//! - `rules/`: the household's approval rules.
 
 pub mod forecast;
 pub mod rules;
