@@ -40,12 +40,12 @@ pub enum Kind {
     Published,
     /// A queued message was withdrawn before it left: body [`Withdrawn`].
     Withdrawn,
-    /// An approval decision (rule, member, expiry, shop): body [`Decision`].
+    /// An approval decision (rule, member, expiry, shop): body [`DecisionEntry`].
     Decision,
     /// Data was forgotten; names only erased entry numbers: body [`Forget`].
     /// Reserved for `larder forget` (not yet implemented).
     Forget,
-    /// A member paused, resumed or declared guests: body [`Presence`].
+    /// A member paused, resumed or declared guests: body [`PresenceEntry`].
     Presence,
 }
 
@@ -129,7 +129,7 @@ pub struct Withdrawn {
     pub payload_sha256: String,
 }
 
-/// The verdict of a [`Decision`].
+/// The verdict of a [`DecisionEntry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -185,7 +185,7 @@ impl Outcome {
 /// Body of [`Kind::Decision`]: who or what decided about an intent, and why.
 /// Carries rule names and their figures (cost, budget), never readings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
+pub struct DecisionEntry {
     /// Intent id.
     pub intent: String,
     /// Item id.
@@ -222,7 +222,7 @@ pub struct Forget {
 
 /// Body of [`Kind::Presence`]: who changed the household's presence, how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Presence {
+pub struct PresenceEntry {
     /// The member who signed the command, or `schedule` for a timed resume.
     pub by: String,
     /// `pause`, `resume` or `guests`.
@@ -483,7 +483,7 @@ pub fn summary(row: &LedgerRow) -> String {
             ),
             Err(_) => body.clone(),
         },
-        Some(Kind::Decision) => match serde_json::from_str::<Decision>(body) {
+        Some(Kind::Decision) => match serde_json::from_str::<DecisionEntry>(body) {
             Ok(b) => format!(
                 "{} {} × {} (≤ {:.2} {}) by {}{}",
                 b.verdict.as_str(),
@@ -504,7 +504,7 @@ pub fn summary(row: &LedgerRow) -> String {
             ),
             Err(_) => body.clone(),
         },
-        Some(Kind::Presence) => match serde_json::from_str::<Presence>(body) {
+        Some(Kind::Presence) => match serde_json::from_str::<PresenceEntry>(body) {
             Ok(b) => format!(
                 "{} by {}{}{}",
                 b.command,

@@ -63,8 +63,8 @@ pub(super) fn key_path(path: &serde_ignored::Path<'_>) -> String {
                 format!("{parent}.{}", toml_key(key))
             }
         }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            key_path(parent)
-        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => key_path(parent),
     }
 }

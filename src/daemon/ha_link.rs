@@ -223,7 +223,7 @@ impl SnapshotReader {
 }
 
 /// What the publisher reacts to from its connection.
-enum Signal {
+enum ConnectionSignal {
     Connected,
     HomeAssistantOnline,
 }
@@ -333,9 +333,9 @@ async fn run(
     tokio::spawn(async move {
         while let Some(event) = events_rx.recv().await {
             let signal = match event {
-                Polled::Connected { .. } => Signal::Connected,
+                Polled::Connected { .. } => ConnectionSignal::Connected,
                 Polled::Message(p) if p.topic == birth && &p.payload[..] == b"online" => {
-                    Signal::HomeAssistantOnline
+                    ConnectionSignal::HomeAssistantOnline
                 }
                 _ => continue,
             };
@@ -346,7 +346,7 @@ async fn run(
     });
     let Some(mut snapshots) = snapshots else {
         // Disabled: remove what an earlier run announced, then stop.
-        if let Some(Signal::Connected) = signals.recv().await {
+        if let Some(ConnectionSignal::Connected) = signals.recv().await {
             let messages = publisher.messages(&config, &Snapshot::default(), Occasion::Connected);
             if !messages.is_empty() {
                 tracing::info!("homeassistant: disabled; removing the device announced earlier");
@@ -367,14 +367,14 @@ async fn run(
             _ = shutdown.wait_for(|s| *s) => break,
             signal = signals.recv() => match signal {
                 None => break,
-                Some(Signal::Connected) => {
+                Some(ConnectionSignal::Connected) => {
                     connected = true;
                     match gate.occasion(Occasion::Connected) {
                         Some(occasion) => occasion,
                         None => continue,
                     }
                 }
-                Some(Signal::HomeAssistantOnline) => {
+                Some(ConnectionSignal::HomeAssistantOnline) => {
                     // HA's advice: a small random delay, so a restart of HA
                     // is not met by every device at the same instant.
                     let delay = Duration::from_millis((mqtt::random_jitter() * max_delay as f64) as u64);

@@ -86,7 +86,7 @@ impl Engine {
         tx.set_presence(&presence, now)?;
         tx.ledger_append(
             ledger::Kind::Presence,
-            &ledger::Presence {
+            &ledger::PresenceEntry {
                 by: claims.member.clone(),
                 command: command.into(),
                 until,

@@ -40,7 +40,7 @@ impl Engine {
                 tx.set_presence(&presence, now)?;
                 tx.ledger_append(
                     ledger::Kind::Presence,
-                    &ledger::Presence {
+                    &ledger::PresenceEntry {
                         by: "schedule".into(),
                         command: "resume".into(),
                         until: None,

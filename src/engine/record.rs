@@ -17,7 +17,7 @@ pub(super) fn record(
 ) -> store::Result<()> {
     tx.ledger_append(
         ledger::Kind::Decision,
-        &ledger::Decision {
+        &ledger::DecisionEntry {
             intent: intent.id.clone(),
             item: intent.item.clone(),
             verdict,

@@ -499,7 +499,7 @@ fn ledger_decisions_and_sent_intents_become_order_events() {
         at: 100,
         kind: "decision".into(),
         body: Some(
-            serde_json::to_string(&ledger::Decision {
+            serde_json::to_string(&ledger::DecisionEntry {
                 intent: INTENT_A.into(),
                 item: "milk".into(),
                 verdict,

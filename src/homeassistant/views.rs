@@ -196,7 +196,7 @@ pub fn order_event(row: &LedgerRow) -> Option<OrderEvent> {
     let body = row.body.as_deref()?;
     match ledger::Kind::parse(&row.kind)? {
         ledger::Kind::Decision => {
-            let decision: ledger::Decision = serde_json::from_str(body).ok()?;
+            let decision: ledger::DecisionEntry = serde_json::from_str(body).ok()?;
             use ledger::Outcome;
             let event_type = match decision.verdict {
                 Outcome::Asked => "order_requested",

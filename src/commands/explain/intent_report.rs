@@ -44,7 +44,7 @@ pub fn intent(config: &Config, item: Option<&Item>, ev: &IntentEvidence, now: i6
         .ledger
         .iter()
         .filter(|e| e.kind == Kind::Decision.as_str())
-        .filter_map(|e| serde_json::from_str::<ledger::Decision>(e.body.as_deref()?).ok())
+        .filter_map(|e| serde_json::from_str::<ledger::DecisionEntry>(e.body.as_deref()?).ok())
         .flat_map(|d| d.rules)
         .filter_map(|r| {
             r.split_once(": ")

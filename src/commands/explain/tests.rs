@@ -81,7 +81,7 @@ fn intent_row(state: IntentState, decided_by: Option<&str>) -> IntentRow {
 }
 
 fn decision_entry(verdict: ledger::Outcome, rules: &[&str]) -> LedgerRow {
-    let body = serde_json::to_string(&ledger::Decision {
+    let body = serde_json::to_string(&ledger::DecisionEntry {
         intent: "0123456789abcdef0123456789abcdef".into(),
         item: "milk".into(),
         verdict,

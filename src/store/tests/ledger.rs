@@ -29,8 +29,8 @@ impl TempDb {
     }
 }
 
-fn decision(intent: &str) -> Decision {
-    Decision {
+fn decision(intent: &str) -> DecisionEntry {
+    DecisionEntry {
         intent: intent.into(),
         item: "milk".into(),
         verdict: Outcome::AutoApproved,

@@ -223,7 +223,13 @@ fn steady(
 
 /// The drum turning (`turning` W, 40–90 s) and resting (pump and
 /// electronics, 6–12 W, 15–30 s) for `secs`.
-fn tumble(rng: &mut DemoRng, trace: &mut Vec<(i64, f64)>, t: &mut i64, secs: i64, turning: (f64, f64)) {
+fn tumble(
+    rng: &mut DemoRng,
+    trace: &mut Vec<(i64, f64)>,
+    t: &mut i64,
+    secs: i64,
+    turning: (f64, f64),
+) {
     let end = *t + secs;
     while *t < end {
         trace.push((*t, rng.range(turning.0, turning.1)));
