@@ -13,21 +13,18 @@ use larder::crypto::keys::{self, SigningKey};
 use larder::protocol::approval::{self, ApprovalRequest, MemberVerdict, ReplyClaims};
 use larder::protocol::intent::{self, Evidence};
 use larder::store::IntentState;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-const UPSTREAM: &str = "larder/testhub/upstream/intents";
-const REQUESTS: &str = "larder/testhub/approvals/";
 const DAY: i64 = 86_400;
 
-fn text(s: &str) -> Value {
+fn cbor_text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
 /// A reply payload map with the given fields (any subset, any values).
 fn payload(fields: Vec<(&str, Value)>) -> Vec<u8> {
-    let map = Value::Map(fields.into_iter().map(|(k, v)| (text(k), v)).collect());
+    let map = Value::Map(fields.into_iter().map(|(k, v)| (cbor_text(k), v)).collect());
     let mut out = Vec::new();
     ciborium::into_writer(&map, &mut out).expect("cbor");
     out
@@ -36,14 +33,14 @@ fn payload(fields: Vec<(&str, Value)>) -> Vec<u8> {
 /// The six fields a genuine reply carries.
 fn fields(c: &ReplyClaims) -> Vec<(&'static str, Value)> {
     vec![
-        ("hub", text(&c.hub)),
+        ("hub", cbor_text(&c.hub)),
         ("iat", Value::Integer(c.issued_at.into())),
         ("nonce", Value::Bytes(c.nonce.clone())),
-        ("intent", text(&c.intent)),
-        ("member", text(&c.member)),
+        ("intent", cbor_text(&c.intent)),
+        ("member", cbor_text(&c.member)),
         (
             "decision",
-            text(match c.verdict {
+            cbor_text(match c.verdict {
                 MemberVerdict::Approve => "approve",
                 MemberVerdict::Deny => "deny",
             }),
@@ -74,17 +71,6 @@ fn sign_raw(
         .build()
         .to_tagged_vec()
         .expect("serialize")
-}
-
-/// Requests the daemon published (retained, JSON), in order, without the
-/// empty messages that clear them.
-fn requests(watcher: &Watcher) -> Vec<ApprovalRequest> {
-    watcher
-        .under(REQUESTS)
-        .into_iter()
-        .filter(|s| !s.payload.is_empty() && !s.topic.ends_with("/reply"))
-        .map(|s| serde_json::from_slice(&s.payload).expect("request json"))
-        .collect()
 }
 
 /// One row of the matrix: what is published, and what must come of it.
@@ -148,25 +134,21 @@ fn run_attacks(
 /// control for the upstream watcher).
 #[test]
 fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
-    let broker = Broker::start();
-    let dir = TempDir::new("attacks");
+    let broker = start_broker();
+    let dir = temp_dir("attacks");
     let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
     let sam = SigningKey::create(&dir.join("sam.key")).expect("key");
     let mallory = SigningKey::generate();
-    let setup = Setup {
-        members: vec![
-            ("alex".into(), keys::to_hex(&alex.public_key())),
-            ("sam".into(), keys::to_hex(&sam.public_key())),
-        ],
-        approvals_required: 2,
-        expires_hours: 1.0,
-        ..Setup::default()
-    };
-    let path = write_config(&dir, &broker, &setup);
+    let path = TestConfig::household()
+        .member("alex", &alex.public_key())
+        .member("sam", &sam.public_key())
+        .set("rules", "approvals-required", 2)
+        .set("rules", "approval-expires-after-hours", 1)
+        .write(&dir, &broker);
     let config = larder::config::Config::load(&path).expect("config");
-    let watcher = Watcher::start(broker.port, &[UPSTREAM.into(), format!("{REQUESTS}+")]);
+    let watcher = watch(broker.port(), &[UPSTREAM.into(), format!("{REQUESTS}+")]);
     let start = 1_800_000_000;
-    let mut publisher = Publisher::connect(broker.port);
+    let mut publisher = Publisher::connect(broker.port());
 
     // A genuine reply left retained on the broker before larder subscribes:
     // handed over flagged retained, it must be refused (it would otherwise
@@ -190,18 +172,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
         .enable_all()
         .build()
         .expect("runtime");
-    let clock = Arc::new(larder::clock::ManualClock::new(start));
-    let running = rt
-        .block_on(larder::daemon::start(
-            config,
-            clock.clone(),
-            larder::daemon::Options {
-                tick_every: None,
-                ..Default::default()
-            },
-        ))
-        .expect("daemon");
-    wait_online(broker.port, "testhub");
+    let InProcessDaemon { running, clock } = rt.block_on(daemon::start(config, start));
     let db = open_db(&dir);
     wait_until(
         Duration::from_secs(20),
@@ -213,15 +184,8 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     assert!(first.reason.contains("retained"), "{}", first.reason);
 
     // The washer reports far too little detergent: a request (2 approvals).
-    assert!(publisher.publish(
-        "larder/testhub/devices/washer/events",
-        detergent_added(100.0),
-        false
-    ));
-    wait_until(Duration::from_secs(20), "an approval request", || {
-        !requests(&watcher).is_empty()
-    });
-    let request = requests(&watcher).remove(0);
+    assert!(publisher.publish(WASHER, detergent_added(100.0), false));
+    let request = first_request(&watcher);
     assert_eq!(request.item, "detergent");
     let id = request.intent.clone();
     let nonce = keys::from_hex(&request.nonce).expect("nonce");
@@ -416,7 +380,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
                         .into_iter()
                         .map(|(k, v)| {
                             if k == "decision" {
-                                (k, text("yes"))
+                                (k, cbor_text("yes"))
                             } else {
                                 (k, v)
                             }
@@ -509,9 +473,9 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     clock.set(start + 2 * 3600 + DAY + 3600);
     rt.block_on(running.tick()).expect("tick");
     wait_until(Duration::from_secs(20), "a second request", || {
-        requests(&watcher).iter().any(|r| r.intent != id)
+        approval_requests(&watcher).iter().any(|r| r.intent != id)
     });
-    let second = requests(&watcher)
+    let second = approval_requests(&watcher)
         .into_iter()
         .find(|r| r.intent != id)
         .expect("second request");
@@ -579,11 +543,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
         ));
     }
     wait_until(Duration::from_secs(20), "the approved intent sent", || {
-        db.read()
-            .intent(&id2)
-            .ok()
-            .flatten()
-            .is_some_and(|i| i.state == IntentState::Sent)
+        intent_is(&db, &id2, IntentState::Sent)
     });
     wait_until(Duration::from_secs(10), "the intent upstream", || {
         !watcher.on(UPSTREAM).is_empty()
@@ -595,91 +555,46 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     assert_eq!(sent.id, id2);
     assert!(matches!(&sent.evidence, Evidence::Members(d) if d.len() == 2));
     rt.block_on(running.stop()).expect("stop");
-    ledger_verifies(&path);
-}
-
-/// `larder ledger verify` accepts the database's ledger.
-fn ledger_verifies(config: &std::path::Path) {
-    let out = Command::new(LARDER)
-        .arg("--config")
-        .arg(config)
-        .args(["ledger", "verify"])
-        .output()
-        .expect("larder ledger verify");
+    let out = larder(&path, &["ledger", "verify"]);
     assert!(
         out.status.success(),
         "ledger verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        text(&out.stdout),
+        text(&out.stderr)
     );
 }
 
-/// A running household for the races: the real binary with members alex
-/// and sam, and one open approval request for detergent.
-pub(crate) struct Household {
-    broker: Broker,
-    pub(crate) dir: TempDir,
-    config: std::path::PathBuf,
-    pub(crate) daemon: Daemon,
-    watcher: Watcher,
-    alex: SigningKey,
-    sam: SigningKey,
+/// A race over one approval request: the shared household (the real
+/// binary, members alex and sam) with its open request for detergent.
+pub(crate) struct ApprovalRace {
+    pub(crate) home: Household,
     pub(crate) request: ApprovalRequest,
 }
 
-impl Household {
-    fn start(tag: &str, approvals_required: u32) -> Household {
-        Household::start_env(tag, approvals_required, &[])
+impl ApprovalRace {
+    fn start(tag: &str, approvals_required: u32) -> ApprovalRace {
+        ApprovalRace::start_env(tag, approvals_required, &[])
     }
 
     /// Like `start`, with extra environment for the daemon.
-    pub(crate) fn start_env(tag: &str, approvals_required: u32, env: &[(&str, &str)]) -> Household {
-        let broker = Broker::start();
-        let dir = TempDir::new(tag);
-        let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
-        let sam = SigningKey::create(&dir.join("sam.key")).expect("key");
-        let setup = Setup {
-            members: vec![
-                ("alex".into(), keys::to_hex(&alex.public_key())),
-                ("sam".into(), keys::to_hex(&sam.public_key())),
-            ],
-            approvals_required,
-            ..Setup::default()
-        };
-        let config = write_config(&dir, &broker, &setup);
-        let watcher = Watcher::start(broker.port, &[UPSTREAM.into(), format!("{REQUESTS}+")]);
-        let daemon = Daemon::start_env(&config, env);
-        wait_for_db(&dir);
-        wait_online(broker.port, "testhub");
-        mosquitto_pub(
-            broker.port,
-            "larder/testhub/devices/washer/events",
-            &detergent_added(100.0),
+    pub(crate) fn start_env(
+        tag: &str,
+        approvals_required: u32,
+        env: &[(&str, &str)],
+    ) -> ApprovalRace {
+        let home = Household::start(
+            tag,
+            &["alex", "sam"],
+            |config| config.set("rules", "approvals-required", approvals_required),
+            env,
         );
-        wait_until(Duration::from_secs(20), "an approval request", || {
-            !requests(&watcher).is_empty()
-        });
-        let request = requests(&watcher).remove(0);
-        Household {
-            broker,
-            dir,
-            config,
-            daemon,
-            watcher,
-            alex,
-            sam,
-            request,
-        }
+        let request = detergent_request(home.broker.port(), &home.watcher);
+        ApprovalRace { home, request }
     }
 
     pub(crate) fn reply(&self, member: &str, verdict: MemberVerdict) -> Vec<u8> {
-        let key = if member == "alex" {
-            &self.alex
-        } else {
-            &self.sam
-        };
         approval::sign_reply(
-            key,
+            &self.home.key(member),
             &ReplyClaims {
                 hub: "testhub".into(),
                 intent: self.request.intent.clone(),
@@ -699,7 +614,7 @@ impl Household {
         let handles: Vec<_> = [a, b]
             .into_iter()
             .map(|payload| {
-                let (barrier, port) = (barrier.clone(), self.broker.port);
+                let (barrier, port) = (barrier.clone(), self.home.broker.port());
                 let topic = self.request.reply_topic.clone();
                 std::thread::spawn(move || {
                     let mut p = Publisher::connect(port);
@@ -713,7 +628,7 @@ impl Household {
         for h in handles {
             h.join().expect("publisher");
         }
-        let db = open_db(&self.dir);
+        let db = open_db(&self.home.dir);
         wait_until(Duration::from_secs(20), "both replies handled", || {
             let recorded = db
                 .read()
@@ -725,19 +640,14 @@ impl Household {
     }
 
     pub(crate) fn state(&self) -> IntentState {
-        open_db(&self.dir)
-            .read()
-            .intent(&self.request.intent)
-            .expect("q")
-            .expect("row")
-            .state
+        self.home.state_of(&self.request.intent)
     }
 
     /// Waits until nothing more can go upstream (no intent left unsent in
     /// the outbox), then returns the intent ids seen upstream (one entry
     /// per message, verified with the hub key).
     pub(crate) fn upstream_settled(&self) -> Vec<String> {
-        let db = open_db(&self.dir);
+        let db = open_db(&self.home.dir);
         wait_until(Duration::from_secs(20), "the outbox drained", || {
             db.read().unsent_outbox().is_ok_and(|unsent| unsent == 0)
                 && self.state() != IntentState::Approved
@@ -745,8 +655,9 @@ impl Household {
         // The relay marks a row sent only after the broker's PUBACK, so the
         // message is at the broker; give it a moment to reach the watcher.
         std::thread::sleep(Duration::from_millis(500));
-        let hub_key = hub_public_key(&self.dir);
-        self.watcher
+        let hub_key = hub_public_key(&self.home.dir);
+        self.home
+            .watcher
             .on(UPSTREAM)
             .iter()
             .map(|s| {
@@ -759,7 +670,7 @@ impl Household {
 
     /// The dead-letter reasons and the daemon log both carry `reason`.
     pub(crate) fn refused_for(&self, reason: &str) {
-        let db = open_db(&self.dir);
+        let db = open_db(&self.home.dir);
         let reasons: Vec<String> = db
             .read()
             .dead_letters(10)
@@ -769,7 +680,7 @@ impl Household {
             .collect();
         assert_eq!(reasons.len(), 1, "{reasons:#?}");
         assert!(reasons[0].contains(reason), "{reasons:#?}");
-        let log = self.daemon.log();
+        let log = self.home.daemon.log();
         assert!(
             log.lines()
                 .any(|l| l.contains("refused inbound message") && l.contains(reason)),
@@ -778,8 +689,13 @@ impl Household {
     }
 
     pub(crate) fn finish(mut self) {
-        assert_eq!(self.daemon.terminate(), Some(0), "clean exit on SIGTERM");
-        ledger_verifies(&self.config);
+        assert_eq!(
+            self.home.daemon.terminate(),
+            Ok(Some(0)),
+            "clean exit on SIGTERM"
+        );
+        let (ok, text) = self.home.larder(&["ledger", "verify"]);
+        assert!(ok, "ledger verify: {text}");
     }
 }
 
@@ -788,7 +704,7 @@ impl Household {
 /// message upstream.
 #[test]
 fn two_approvals_at_once_order_exactly_once() {
-    let h = Household::start("race-approve", 1);
+    let h = ApprovalRace::start("race-approve", 1);
     h.race(
         h.reply("alex", MemberVerdict::Approve),
         h.reply("sam", MemberVerdict::Approve),
@@ -800,7 +716,7 @@ fn two_approvals_at_once_order_exactly_once() {
         vec![h.request.intent.clone()],
         "one message, this intent"
     );
-    let approvals = open_db(&h.dir)
+    let approvals = open_db(&h.home.dir)
         .read()
         .approvals(&h.request.intent)
         .expect("a");
@@ -814,18 +730,18 @@ fn two_approvals_at_once_order_exactly_once() {
 /// table and the upstream agree.
 #[test]
 fn an_approval_and_a_denial_at_once_have_one_outcome() {
-    let h = Household::start("race-deny", 1);
+    let h = ApprovalRace::start("race-deny", 1);
     h.race(
         h.reply("alex", MemberVerdict::Approve),
         h.reply("sam", MemberVerdict::Deny),
     );
     let ids = h.upstream_settled();
-    let approvals = open_db(&h.dir)
+    let approvals = open_db(&h.home.dir)
         .read()
         .approvals(&h.request.intent)
         .expect("a");
     assert_eq!(approvals.len(), 1, "{approvals:?}");
-    let row = open_db(&h.dir)
+    let row = open_db(&h.home.dir)
         .read()
         .intent(&h.request.intent)
         .expect("q")
@@ -851,10 +767,10 @@ fn an_approval_and_a_denial_at_once_have_one_outcome() {
 /// recorded, the copy is refused as a replay, nothing is ordered.
 #[test]
 fn the_same_reply_twice_at_once_counts_once() {
-    let h = Household::start("race-dup", 2);
+    let h = ApprovalRace::start("race-dup", 2);
     let reply = h.reply("alex", MemberVerdict::Approve);
     h.race(reply.clone(), reply);
-    let approvals = open_db(&h.dir)
+    let approvals = open_db(&h.home.dir)
         .read()
         .approvals(&h.request.intent)
         .expect("a");
@@ -863,7 +779,7 @@ fn the_same_reply_twice_at_once_counts_once() {
     assert_eq!(h.state(), IntentState::AwaitingApproval);
     // Sam completes the quorum: exactly one order.
     mosquitto_pub(
-        h.broker.port,
+        h.home.broker.port(),
         &h.request.reply_topic,
         &h.reply("sam", MemberVerdict::Approve),
     );
