@@ -15,7 +15,7 @@ const ACKS: &str = "larder/testhub/upstream/acks";
 /// The shared household with one member (alex) and a cancellation window
 /// of `cancel_window_hours`.
 fn household(tag: &str, cancel_window_hours: f64) -> Household {
-    Household::start(
+    Household::start_with(
         tag,
         &["alex"],
         |config| config.set("rules", "cancel-window-hours", cancel_window_hours),

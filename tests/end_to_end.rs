@@ -10,21 +10,15 @@ use std::time::Duration;
 /// auto-approved by rule → a signed intent upstream that verifies.
 #[test]
 fn low_milk_readings_lead_to_an_auto_approved_signed_intent() {
-    let broker = start_broker();
-    let dir = temp_dir("auto");
-    let config = TestConfig::household().write(&dir, &broker);
+    let mut home = Household::start("auto", &[]);
     let upstream = UPSTREAM.to_string();
-    let watcher = watch(broker.port(), std::slice::from_ref(&upstream));
-    let mut daemon = start_daemon(&config);
-    let hub_key = hub_public_key(&dir);
-    wait_for_db(&dir);
-    wait_online(broker.port(), "testhub");
+    let hub_key = hub_public_key(&home.dir);
 
-    milk_runs_low(broker.port());
+    milk_runs_low(home.broker.port());
     wait_until(Duration::from_secs(20), "an intent upstream", || {
-        !watcher.on(&upstream).is_empty()
+        !home.watcher.on(&upstream).is_empty()
     });
-    let seen = watcher.on(&upstream);
+    let seen = home.watcher.on(&upstream);
     let intent = intent::verify_intent(&seen[0].payload, &hub_key).expect("hub signature verifies");
     assert_eq!(intent.product, "sku-milk");
     assert!(intent.packages >= 1);
@@ -37,7 +31,7 @@ fn low_milk_readings_lead_to_an_auto_approved_signed_intent() {
     // Another key does not verify it.
     assert!(intent::verify_intent(&seen[0].payload, &[7u8; 32]).is_err());
 
-    let db = open_db(&dir);
+    let db = open_db(&home.dir);
     wait_until(Duration::from_secs(10), "the intent marked sent", || {
         intent_is(&db, &intent.id, IntentState::Sent)
     });
@@ -45,44 +39,39 @@ fn low_milk_readings_lead_to_an_auto_approved_signed_intent() {
         db.read().observation_count().ok() == Some(3)
     });
     // `larder status` reads the live database beside the running daemon.
-    let status = larder(&config, &["status"]);
+    let status = larder(&home.config, &["status"]);
     let text = text(&status.stdout);
     assert!(status.status.success(), "{text}");
     assert!(text.contains("milk") && text.contains("sent"), "{text}");
     assert!(text.contains("messages"), "{text}");
-    assert!(daemon.alive());
-    assert_eq!(daemon.terminate(), Ok(Some(0)), "clean exit on SIGTERM");
+    assert!(home.daemon.alive());
+    assert_eq!(
+        home.daemon.terminate(),
+        Ok(Some(0)),
+        "clean exit on SIGTERM"
+    );
 }
 
 /// (b) Over the auto limit → approval request → `larder approve` → intent.
 #[test]
 fn an_order_over_the_limit_waits_for_a_signed_member_approval() {
-    let broker = start_broker();
-    let dir = temp_dir("ask");
-    let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
-    let config = TestConfig::household()
-        .member("alex", &alex.public_key())
-        .write(&dir, &broker);
+    let home = Household::start("ask", &["alex"]);
     let upstream = UPSTREAM.to_string();
-    let watcher = watch(broker.port(), &[upstream.clone(), format!("{REQUESTS}+")]);
-    let _daemon = start_daemon(&config);
-    let hub_key = hub_public_key(&dir);
-    wait_for_db(&dir);
-    wait_online(broker.port(), "testhub");
+    let hub_key = hub_public_key(&home.dir);
 
     // The washer reports only 100 ml of detergent put in: far too little.
-    let request = detergent_request(broker.port(), &watcher);
+    let request = detergent_request(home.broker.port(), &home.watcher);
     assert_eq!(request.item, "detergent");
     assert!(request.price_ceiling > 8.0);
     assert!(!request.why.is_empty());
     assert!(
-        watcher.on(&upstream).is_empty(),
+        home.watcher.on(&upstream).is_empty(),
         "nothing goes upstream before approval"
     );
 
-    let key = dir.join("alex.key");
+    let key = home.dir.join("alex.key");
     let out = larder(
-        &config,
+        &home.config,
         &["approve", &request.intent, "--key", path_str(&key)],
     );
     assert!(
@@ -93,15 +82,15 @@ fn an_order_over_the_limit_waits_for_a_signed_member_approval() {
     wait_until(
         Duration::from_secs(20),
         "the approved intent upstream",
-        || !watcher.on(&upstream).is_empty(),
+        || !home.watcher.on(&upstream).is_empty(),
     );
     let intent =
-        intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key).expect("verifies");
+        intent::verify_intent(&home.watcher.on(&upstream)[0].payload, &hub_key).expect("verifies");
     assert_eq!(intent.id, request.intent);
     assert!(matches!(&intent.evidence, Evidence::Members(d) if d.len() == 1));
     // The retained request is cleared once decided.
     wait_until(Duration::from_secs(10), "the request to be cleared", || {
-        watcher
+        home.watcher
             .on(&format!("larder/testhub/approvals/{}", request.intent))
             .iter()
             .any(|s| s.payload.is_empty())
@@ -112,33 +101,27 @@ fn an_order_over_the_limit_waits_for_a_signed_member_approval() {
 /// upstream; the request is withdrawn.
 #[test]
 fn a_signed_denial_closes_the_intent_without_an_order() {
-    let broker = start_broker();
-    let dir = temp_dir("deny");
-    let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
-    let config = TestConfig::household()
-        .member("alex", &alex.public_key())
-        .write(&dir, &broker);
+    let home = Household::start("deny", &["alex"]);
     let upstream = UPSTREAM.to_string();
-    let watcher = watch(broker.port(), &[upstream.clone(), format!("{REQUESTS}+")]);
-    let _daemon = start_daemon(&config);
-    wait_for_db(&dir);
-    wait_online(broker.port(), "testhub");
-    let request = detergent_request(broker.port(), &watcher);
-    let key = dir.join("alex.key");
-    let out = larder(&config, &["deny", &request.intent, "--key", path_str(&key)]);
+    let request = detergent_request(home.broker.port(), &home.watcher);
+    let key = home.dir.join("alex.key");
+    let out = larder(
+        &home.config,
+        &["deny", &request.intent, "--key", path_str(&key)],
+    );
     assert!(out.status.success(), "deny failed: {}", text(&out.stderr));
-    let db = open_db(&dir);
+    let db = open_db(&home.dir);
     wait_until(Duration::from_secs(20), "the intent denied", || {
         intent_is(&db, &request.intent, IntentState::Denied)
     });
     wait_until(Duration::from_secs(10), "the request to be cleared", || {
-        watcher
+        home.watcher
             .on(&format!("larder/testhub/approvals/{}", request.intent))
             .iter()
             .any(|s| s.payload.is_empty())
     });
     assert!(
-        watcher.on(&upstream).is_empty(),
+        home.watcher.on(&upstream).is_empty(),
         "a denial sends nothing upstream"
     );
     let row = db.read().intent(&request.intent).expect("q").expect("row");
@@ -150,25 +133,16 @@ fn a_signed_denial_closes_the_intent_without_an_order() {
 /// and `larder resume` lets the order through.
 #[test]
 fn a_paused_household_gets_no_orders_until_a_member_resumes() {
-    let broker = start_broker();
-    let dir = temp_dir("pause");
-    let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
-    SigningKey::create(&dir.join("mallory.key")).expect("key");
-    let config = TestConfig::household()
-        .member("alex", &alex.public_key())
-        .write(&dir, &broker);
+    let home = Household::start("pause", &["alex"]);
+    SigningKey::create(&home.dir.join("mallory.key")).expect("key");
     let upstream = UPSTREAM.to_string();
-    let watcher = watch(broker.port(), std::slice::from_ref(&upstream));
-    let _daemon = start_daemon(&config);
-    wait_for_db(&dir);
-    wait_online(broker.port(), "testhub");
     let signed = |args: &[&str], key: &str| {
-        let key = dir.join(key);
-        larder(&config, &[args, &["--key", path_str(&key)]].concat())
+        let key = home.dir.join(key);
+        larder(&home.config, &[args, &["--key", path_str(&key)]].concat())
     };
     let out = signed(&["pause", "--for", "3d"], "alex.key");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let db = open_db(&dir);
+    let db = open_db(&home.dir);
     wait_until(Duration::from_secs(20), "the pause applied", || {
         db.read().presence().is_ok_and(|p| p.paused_since.is_some())
     });
@@ -177,7 +151,7 @@ fn a_paused_household_gets_no_orders_until_a_member_resumes() {
     assert!(forged.status.success(), "the CLI only publishes");
     for (seq, level) in [(1, 1.0), (2, 0.6), (3, 0.2)] {
         mosquitto_pub(
-            broker.port(),
+            home.broker.port(),
             FRIDGE,
             &level_json("fridge", "milk", 1, seq, level),
         );
@@ -199,16 +173,16 @@ fn a_paused_household_gets_no_orders_until_a_member_resumes() {
     );
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        watcher.on(&upstream).is_empty(),
+        home.watcher.on(&upstream).is_empty(),
         "nothing is ordered while away"
     );
-    let status = larder(&config, &["status"]);
+    let status = larder(&home.config, &["status"]);
     assert!(text(&status.stdout).contains("household away since"));
 
     let out = signed(&["resume"], "alex.key");
     assert!(out.status.success(), "{}", text(&out.stderr));
     wait_until(Duration::from_secs(20), "the order after resuming", || {
-        !watcher.on(&upstream).is_empty()
+        !home.watcher.on(&upstream).is_empty()
     });
     assert!(
         db.read()
@@ -218,7 +192,7 @@ fn a_paused_household_gets_no_orders_until_a_member_resumes() {
             .is_none()
     );
     // Both commands are in the household's ledger, with who signed them.
-    let shown = larder(&config, &["ledger", "show"]);
+    let shown = larder(&home.config, &["ledger", "show"]);
     let shown = text(&shown.stdout);
     assert!(
         shown.contains("pause by alex") && shown.contains("resume by alex"),

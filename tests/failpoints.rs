@@ -191,10 +191,7 @@ fn failpoints_two_approvals_in_one_batch_order_exactly_once() {
     let ids = h.upstream_settled();
     assert_eq!(h.state(), IntentState::Sent);
     assert_eq!(ids, vec![h.request.intent.clone()]);
-    let approvals = open_db(&h.home.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 1, "{approvals:?}");
     h.refused_for("not awaiting approval");
     h.finish();
@@ -211,10 +208,7 @@ fn failpoints_approve_and_deny_in_one_batch_have_one_outcome() {
         MemberVerdict::Deny,
     );
     let ids = h.upstream_settled();
-    let approvals = open_db(&h.home.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 1, "{approvals:?}");
     match approvals[0].verdict.as_str() {
         "approve" => {
@@ -243,10 +237,7 @@ fn failpoints_a_quorum_completed_in_one_batch_orders_once() {
     let ids = h.upstream_settled();
     assert_eq!(h.state(), IntentState::Sent);
     assert_eq!(ids, vec![h.request.intent.clone()]);
-    let approvals = open_db(&h.home.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 2, "{approvals:?}");
     h.finish();
 }

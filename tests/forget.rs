@@ -172,13 +172,7 @@ fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
             .is_some_and(|db| db.read().counter("events_not_needed").unwrap_or(0) == 1)
     });
     let db = open_db(&dir);
-    let dead: Vec<String> = db
-        .read()
-        .dead_letters(10)
-        .expect("dl")
-        .into_iter()
-        .map(|d| d.reason)
-        .collect();
+    let dead = dead_letter_reasons(&db, 10);
     assert_eq!(
         dead.len(),
         1,

@@ -28,6 +28,20 @@ fn json(seen: &Seen) -> Value {
     serde_json::from_slice(&seen.payload).expect("json payload")
 }
 
+/// The `event_type` of each order event `watcher` saw on `topic`.
+fn event_types(watcher: &Watcher, topic: &str) -> Vec<String> {
+    watcher
+        .on(topic)
+        .iter()
+        .map(|s| {
+            json(s)["event_type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
 fn assert_schema(seen: &Seen) {
     let problems = check_discovery("homeassistant", &seen.topic, &seen.payload);
     assert!(
@@ -85,16 +99,7 @@ fn the_daemon_announces_itself_publishes_retained_state_and_goes_offline() {
         "{state}"
     );
     wait_until(Duration::from_secs(20), "order events", || {
-        let types: Vec<String> = watcher
-            .on(&events_topic)
-            .iter()
-            .map(|s| {
-                json(s)["event_type"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
+        let types = event_types(&watcher, &events_topic);
         types.contains(&"order_approved".to_string()) && types.contains(&"order_sent".to_string())
     });
     let events = watcher.on(&events_topic);
@@ -316,16 +321,7 @@ fn with_trusted_approvals_a_button_press_approves_and_the_intent_goes_upstream()
             .payload,
         b"0"
     );
-    let types: Vec<String> = watcher
-        .on("larder/testhub/ha/events")
-        .iter()
-        .map(|s| {
-            json(s)["event_type"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
+    let types = event_types(&watcher, "larder/testhub/ha/events");
     assert!(
         types.contains(&"order_requested".into()) && types.contains(&"order_approved".into()),
         "{types:?}"

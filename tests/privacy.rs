@@ -9,20 +9,14 @@ use std::time::Duration;
 /// A stopped daemon's database after milk readings led to an auto-approved,
 /// published intent: (dir, config, intent id, upstream payload).
 fn auto_approved_order(tag: &str) -> (TempDir, std::path::PathBuf, String, Vec<u8>) {
-    let broker = start_broker();
-    let dir = temp_dir(tag);
-    let config = TestConfig::household().write(&dir, &broker);
+    let mut home = Household::start(tag, &[]);
     let upstream = UPSTREAM.to_string();
-    let watcher = watch(broker.port(), std::slice::from_ref(&upstream));
-    let mut daemon = start_daemon(&config);
-    wait_for_db(&dir);
-    wait_online(broker.port(), "testhub");
-    milk_runs_low(broker.port());
+    milk_runs_low(home.broker.port());
     wait_until(Duration::from_secs(20), "an intent upstream", || {
-        !watcher.on(&upstream).is_empty()
+        !home.watcher.on(&upstream).is_empty()
     });
-    let payload = watcher.on(&upstream)[0].payload.clone();
-    let db = open_db(&dir);
+    let payload = home.watcher.on(&upstream)[0].payload.clone();
+    let db = open_db(&home.dir);
     let intent = db
         .read()
         .open_intent("milk")
@@ -32,8 +26,12 @@ fn auto_approved_order(tag: &str) -> (TempDir, std::path::PathBuf, String, Vec<u
         intent_is(&db, &intent.id, IntentState::Sent)
     });
     drop(db);
-    assert_eq!(daemon.terminate(), Ok(Some(0)), "clean exit on SIGTERM");
-    (dir, config, intent.id, payload)
+    assert_eq!(
+        home.daemon.terminate(),
+        Ok(Some(0)),
+        "clean exit on SIGTERM"
+    );
+    (home.dir, home.config, intent.id, payload)
 }
 
 /// (a) + (b): the ledger verifies, lists the outbound intent with the exact
@@ -255,22 +253,13 @@ fn export_round_trips_the_database_and_explain_names_the_evidence_and_rule() {
 /// request and its clearing, and the intent; explain names the member.
 #[test]
 fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
-    let broker = start_broker();
-    let dir = temp_dir("member");
-    let alex = larder::crypto::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
-    let config = TestConfig::household()
-        .member("alex", &alex.public_key())
-        .write(&dir, &broker);
+    let mut home = Household::start("member", &["alex"]);
     let upstream = UPSTREAM.to_string();
-    let watcher = watch(broker.port(), &[upstream.clone(), format!("{REQUESTS}+")]);
-    let mut daemon = start_daemon(&config);
-    let hub_key = hub_public_key(&dir);
-    wait_for_db(&dir);
-    wait_online(broker.port(), "testhub");
-    let request = detergent_request(broker.port(), &watcher);
+    let hub_key = hub_public_key(&home.dir);
+    let request = detergent_request(home.broker.port(), &home.watcher);
 
     // While held, explain says what would release it.
-    let held = larder(&config, &["explain", &request.intent]);
+    let held = larder(&home.config, &["explain", &request.intent]);
     let out = text(&held.stdout);
     assert!(held.status.success(), "{out}{}", text(&held.stderr));
     assert!(out.contains("decided by nobody yet"), "{out}");
@@ -280,21 +269,22 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
         "{out}"
     );
 
-    let key = dir.join("alex.key");
+    let key = home.dir.join("alex.key");
     let approve = larder(
-        &config,
+        &home.config,
         &["approve", &request.intent, "--key", path_str(&key)],
     );
     assert!(approve.status.success(), "{}", text(&approve.stderr));
     wait_until(Duration::from_secs(20), "the intent upstream", || {
-        !watcher.on(&upstream).is_empty()
+        !home.watcher.on(&upstream).is_empty()
     });
-    let sent = larder::protocol::intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key)
-        .expect("verifies");
+    let sent =
+        larder::protocol::intent::verify_intent(&home.watcher.on(&upstream)[0].payload, &hub_key)
+            .expect("verifies");
     let larder::protocol::intent::Evidence::Members(digests) = &sent.evidence else {
         panic!("member evidence expected: {:?}", sent.evidence);
     };
-    let db = open_db(&dir);
+    let db = open_db(&home.dir);
     wait_until(
         Duration::from_secs(10),
         "the clear and the intent published",
@@ -309,11 +299,11 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
         },
     );
     drop(db);
-    assert_eq!(daemon.terminate(), Ok(Some(0)));
+    assert_eq!(home.daemon.terminate(), Ok(Some(0)));
 
-    let verify = larder(&config, &["ledger", "verify"]);
+    let verify = larder(&home.config, &["ledger", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
-    let show = text(&larder(&config, &["ledger", "show"]).stdout);
+    let show = text(&larder(&home.config, &["ledger", "show"]).stdout);
     let digest = keys::to_hex(&digests[0]);
     for expected in [
         "asked 1 × detergent",
@@ -326,7 +316,7 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
     ] {
         assert!(show.contains(expected), "{expected:?} not in\n{show}");
     }
-    let explained = text(&larder(&config, &["explain", &request.intent]).stdout);
+    let explained = text(&larder(&home.config, &["explain", &request.intent]).stdout);
     for expected in [
         "decided by members",
         "alex approve at ",

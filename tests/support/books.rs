@@ -85,3 +85,13 @@ pub fn intent_is(db: &Store, id: &str, state: IntentState) -> bool {
         .flatten()
         .is_some_and(|i| i.state == state)
 }
+
+/// The reasons of the latest `limit` dead letters in `db`.
+pub fn dead_letter_reasons(db: &Store, limit: u32) -> Vec<String> {
+    db.read()
+        .dead_letters(limit)
+        .expect("dead letters")
+        .into_iter()
+        .map(|d| d.reason)
+        .collect()
+}

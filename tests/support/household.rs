@@ -57,10 +57,16 @@ pub struct Household {
 }
 
 impl Household {
-    /// Starts a household (directory `tag`) whose `members` have keys in
-    /// the directory, with `configure` applied to the test configuration
-    /// and `env` given to the daemon; returns once the daemon is online.
-    pub fn start(
+    /// Starts a household (directory `tag`) on the test configuration
+    /// whose `members` have keys in the directory (none: the configuration
+    /// lists an owner); returns once the daemon is online.
+    pub fn start(tag: &str, members: &[&str]) -> Household {
+        Household::start_with(tag, members, |config| config, &[])
+    }
+
+    /// Like [`Household::start`], with `configure` applied to the
+    /// configuration and `env` given to the daemon.
+    pub fn start_with(
         tag: &str,
         members: &[&str],
         configure: impl FnOnce(TestConfig) -> TestConfig,

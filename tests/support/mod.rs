@@ -15,8 +15,6 @@
 //! - [`household`]: a running household with members, for the approval
 //!   and consent tests.
 
-#![allow(dead_code)] // every test module uses a different part
-
 pub mod books;
 pub mod broker;
 pub mod config;
