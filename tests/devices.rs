@@ -286,7 +286,7 @@ async fn every_ecosystems_payloads_become_observations_and_a_wash_trace_one_dose
 /// at `T0`, online, and a publisher.
 struct DevicesRig {
     broker: Broker,
-    dir: TempDir,
+    dir: ScratchDir,
     path: std::path::PathBuf,
     daemon: InProcessDaemon,
     publisher: Option<Publisher>,

@@ -39,7 +39,7 @@ fn crash_at(point: &str) -> Books {
     wait_online(broker.port(), "testhub");
     // Milk falls from 3 l to 0.2 l by seq 30: an auto-approved intent is
     // decided (and the relay crash points reached) mid-stream.
-    let device = Device::start(
+    let device = RetryingDevice::start(
         broker.port(),
         FRIDGE,
         EPOCH,

@@ -2,7 +2,7 @@
 //! stopped under load; the daemon killed at random points; the disk full;
 //! a corrupt database at boot; upstream unreachable.
 //!
-//! Every scenario keeps Jepsen-style books: a `Device` records each event
+//! Every scenario keeps Jepsen-style books: a `RetryingDevice` records each event
 //! the broker PUBACKed (from then on the broker owns it), a `Watcher` on a
 //! persistent session records every intent that went upstream. At the end, lost = acked but
 //! not in the database; duplicated = distinct intent ids per product > 1
@@ -23,7 +23,16 @@ fn random_below(n: u64) -> u64 {
 /// Starts a broker (autosave every `autosave` s), a configured daemon and
 /// an upstream recorder that survives broker restarts; returns once the
 /// daemon is online.
-fn setup(tag: &str, autosave: u32) -> (Broker, TempDir, std::path::PathBuf, Daemon, Watcher) {
+fn setup(
+    tag: &str,
+    autosave: u32,
+) -> (
+    Broker,
+    ScratchDir,
+    std::path::PathBuf,
+    DaemonProcess,
+    Watcher,
+) {
     let broker = start_broker_autosave(autosave);
     let dir = temp_dir(tag);
     let config = TestConfig::household().write(&dir, &broker);
@@ -37,7 +46,7 @@ fn setup(tag: &str, autosave: u32) -> (Broker, TempDir, std::path::PathBuf, Daem
 /// Publishes one more event after the stream and waits until it is
 /// stored: everything the broker still had for the daemon was delivered
 /// before it (one session, in order).
-pub(crate) fn flush_with_sentinel(port: u16, dir: &TempDir, epoch: u64, seq: u64) {
+pub(crate) fn flush_with_sentinel(port: u16, dir: &ScratchDir, epoch: u64, seq: u64) {
     let mut p = Publisher::connect(port);
     assert!(p.publish(FRIDGE, level_json("fridge", "milk", epoch, seq, 2.0), false));
     wait_until(Duration::from_secs(60), "the sentinel event stored", || {
@@ -52,7 +61,7 @@ pub(crate) fn flush_with_sentinel(port: u16, dir: &TempDir, epoch: u64, seq: u64
 fn graceful_broker_restarts_under_load_lose_nothing_and_the_daemon_resubscribes() {
     let (mut broker, dir, _config, mut daemon, _recorder) = setup("brestart", 1);
     let started = Instant::now();
-    let device = Device::start(
+    let device = RetryingDevice::start(
         broker.port(),
         FRIDGE,
         1,
@@ -102,7 +111,7 @@ fn graceful_broker_restarts_under_load_lose_nothing_and_the_daemon_resubscribes(
 #[test]
 fn broker_kill9_under_load_loses_only_what_the_gap_counter_reports() {
     let (mut broker, dir, _config, mut daemon, _recorder) = setup("bkill", 1);
-    let device = Device::start(
+    let device = RetryingDevice::start(
         broker.port(),
         FRIDGE,
         2,
@@ -146,7 +155,7 @@ fn persistence_window(tag: &str, autosave: u32, wait: Duration, queued: u64) -> 
     let (mut broker, dir, config, mut daemon, _recorder) = setup(tag, autosave);
     flush_with_sentinel(broker.port(), &dir, 3, 1);
     assert_eq!(daemon.terminate(), Ok(Some(0)));
-    let device = Device::start(
+    let device = RetryingDevice::start(
         broker.port(),
         FRIDGE,
         3,
@@ -238,7 +247,7 @@ fn daemon_kill9_at_random_points_loses_nothing_and_doubles_no_intent() {
     // Milk falls to nearly empty about 40 % into the run, so the intent is
     // decided and sent while the kills go on.
     let low_at = 40 * kills;
-    let device = Device::start(
+    let device = RetryingDevice::start(
         broker.port(),
         FRIDGE,
         5,
@@ -322,7 +331,7 @@ fn disk_full_stops_acks_keeps_events_at_the_broker_and_recovers_without_loss() {
     let cap = (pages + 2).to_string();
     let mut daemon = start_daemon_env(&config, &[("LARDER_MAX_DB_PAGES", &cap)]);
     wait_online(broker.port(), "testhub");
-    let device = Device::start(broker.port(), FRIDGE, 6, 1..=600, Duration::ZERO, |_| 2.5);
+    let device = RetryingDevice::start(broker.port(), FRIDGE, 6, 1..=600, Duration::ZERO, |_| 2.5);
     let acked = device.join();
     assert_eq!(acked.len(), 600, "the broker accepts while larder is full");
     wait_until(

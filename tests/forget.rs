@@ -117,7 +117,7 @@ fn ledger_ok(config: &Path) -> String {
 
 /// A household with two items, an order for the one to forget, a refused
 /// event and a quarantined database copy mentioning it.
-fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
+fn household(tag: &str) -> (Broker, ScratchDir, PathBuf, PathBuf, DaemonProcess) {
     let broker = start_broker();
     let dir = temp_dir(tag);
     let key_path = dir.join("alex.key");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// A stopped daemon's database after milk readings led to an auto-approved,
 /// published intent: (dir, config, intent id, upstream payload).
-fn auto_approved_order(tag: &str) -> (TempDir, std::path::PathBuf, String, Vec<u8>) {
+fn auto_approved_order(tag: &str) -> (ScratchDir, std::path::PathBuf, String, Vec<u8>) {
     let mut home = Household::start(tag, &[]);
     let upstream = UPSTREAM.to_string();
     milk_runs_low(home.broker.port());

@@ -13,7 +13,7 @@ const NOW: i64 = 1_772_445_600;
 
 /// The grocer-and-farm household (`tests/fixtures/vendors.toml`) with
 /// `top_up_days` and the milk's `milk_levels` (key, TOML value).
-fn config(dir: &TempDir, top_up_days: f64, milk_levels: &[(&str, &str)]) -> Config {
+fn config(dir: &ScratchDir, top_up_days: f64, milk_levels: &[(&str, &str)]) -> Config {
     let mut config = TestConfig::fixture("vendors")
         .member("alex", &SigningKey::generate().public_key())
         .set("upstream", "top-up-days", top_up_days);

@@ -2,7 +2,7 @@
 //! database holds, what went upstream per product, and the small reads
 //! the tests wait on (a stored event, an intent's state, a counter).
 
-use super::{Seen, TempDir, db_path, open_db};
+use super::{ScratchDir, Seen, db_path, open_db};
 use larder::store::{IntentState, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// The accounting for one device stream.
 #[derive(Debug)]
-pub struct Tally {
+pub struct StreamTally {
     /// Events the broker acknowledged.
     pub acked: usize,
     /// Acknowledged but not in the database.
@@ -20,7 +20,7 @@ pub struct Tally {
 }
 
 /// Compares what the broker acknowledged with what the database holds.
-pub fn tally(db_path: &Path, device: &str, epoch: u64, acked: &[u64]) -> Tally {
+pub fn tally(db_path: &Path, device: &str, epoch: u64, acked: &[u64]) -> StreamTally {
     let db = Store::open_readonly(db_path).expect("open db");
     let lost = acked
         .iter()
@@ -31,7 +31,7 @@ pub fn tally(db_path: &Path, device: &str, epoch: u64, acked: &[u64]) -> Tally {
                 .unwrap_or(false)
         })
         .collect();
-    Tally {
+    StreamTally {
         acked: acked.len(),
         lost,
         stored: db.read().observation_count().expect("count"),
@@ -40,7 +40,7 @@ pub fn tally(db_path: &Path, device: &str, epoch: u64, acked: &[u64]) -> Tally {
 
 /// Waits until every acknowledged fridge event of `epoch` is stored (or
 /// `timeout` passes); returns the tally.
-pub fn settle(db_path: &Path, epoch: u64, acked: &[u64], timeout: Duration) -> Tally {
+pub fn settle(db_path: &Path, epoch: u64, acked: &[u64], timeout: Duration) -> StreamTally {
     let deadline = Instant::now() + timeout;
     loop {
         let t = tally(db_path, "fridge", epoch, acked);
@@ -63,13 +63,13 @@ pub fn intents_by_product(seen: &[Seen], hub_key: &[u8; 32]) -> BTreeMap<String,
 }
 
 /// The counter `name` in `dir`'s database.
-pub fn counter(dir: &TempDir, name: &str) -> u64 {
+pub fn counter(dir: &ScratchDir, name: &str) -> u64 {
     open_db(dir).read().counter(name).expect("counter")
 }
 
 /// Whether `dir`'s database (if it can be opened yet) holds the event
 /// `(device, epoch, seq)`.
-pub fn stored(dir: &TempDir, device: &str, epoch: u64, seq: u64) -> bool {
+pub fn stored(dir: &ScratchDir, device: &str, epoch: u64, seq: u64) -> bool {
     Store::open_readonly(&db_path(dir)).ok().is_some_and(|db| {
         db.read()
             .has_observation(device, epoch, seq)

@@ -3,7 +3,7 @@
 //! filled in, keys set, items dropped or added, and members appended
 //! (an `owner` with a fresh key if the test names none).
 
-use super::{Broker, TempDir};
+use super::{Broker, ScratchDir};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
@@ -94,7 +94,7 @@ impl TestConfig {
 
     /// The configuration text with the state directory in `dir` and the
     /// broker at `url`.
-    pub fn render(&self, dir: &TempDir, url: &str) -> String {
+    pub fn render(&self, dir: &ScratchDir, url: &str) -> String {
         let mut text = self
             .text
             .replace("{hub}", &self.hub)
@@ -115,14 +115,14 @@ impl TestConfig {
     }
 
     /// Writes `dir/larder.toml` for `broker` and returns its path.
-    pub fn write(&self, dir: &TempDir, broker: &Broker) -> PathBuf {
+    pub fn write(&self, dir: &ScratchDir, broker: &Broker) -> PathBuf {
         let path = dir.join("larder.toml");
         std::fs::write(&path, self.render(dir, &broker.url())).expect("write config");
         path
     }
 
     /// Writes `dir/larder.toml` for `broker` and loads it.
-    pub fn load(&self, dir: &TempDir, broker: &Broker) -> larder::config::Config {
+    pub fn load(&self, dir: &ScratchDir, broker: &Broker) -> larder::config::Config {
         larder::config::Config::load(&self.write(dir, broker)).expect("config")
     }
 

@@ -1,11 +1,11 @@
 //! The `larder` binary under test: `larder run` as a child process (the
-//! harness's [`Daemon`], logging at debug next to its configuration),
+//! harness's [`DaemonProcess`], logging at debug next to its configuration),
 //! one-shot commands, and the real daemon in this process on a manual
 //! clock, for tests that need simulated time.
 
 use larder::clock::ManualClock;
 use larder::config::Config;
-pub use larder::tools::harness::Daemon;
+pub use larder::tools::harness::DaemonProcess;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -14,20 +14,20 @@ use std::sync::Arc;
 pub const LARDER: &str = env!("CARGO_BIN_EXE_larder");
 
 /// Starts `larder run` with `config`.
-pub fn start_daemon(config: &Path) -> Daemon {
+pub fn start_daemon(config: &Path) -> DaemonProcess {
     start_daemon_env(config, &[])
 }
 
 /// Starts `larder run` with `config` and extra environment variables; its
 /// log (`larder-<random>.log`, at debug) is beside the configuration.
-pub fn start_daemon_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
+pub fn start_daemon_env(config: &Path, env: &[(&str, &str)]) -> DaemonProcess {
     let log = config.with_file_name(format!(
         "larder-{}.log",
         larder::crypto::keys::to_hex(&larder::crypto::keys::random_bytes::<3>())
     ));
     let mut vars = vec![("LARDER_LOG", "debug,rumqttc=warn")];
     vars.extend_from_slice(env);
-    Daemon::spawn(Path::new(LARDER), config, &log, &vars).expect("start larder")
+    DaemonProcess::spawn(Path::new(LARDER), config, &log, &vars).expect("start larder")
 }
 
 /// Runs `larder --config CONFIG ARGS…` to its end (warnings only in its log).

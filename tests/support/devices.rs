@@ -1,5 +1,5 @@
 //! Test devices: native payloads, mosquitto's own client, the harness's
-//! [`Publisher`] (QoS 1, waits for each PUBACK), and a [`Device`] thread
+//! [`Publisher`] (QoS 1, waits for each PUBACK), and a [`RetryingDevice`] thread
 //! that publishes a stream and retries each event until the broker takes
 //! it.
 
@@ -95,16 +95,16 @@ pub fn mosquitto_pub_as(
 /// connection) until the broker acknowledges it, as firmware with its own
 /// outbox would. `acked` lists every seq the broker PUBACKed: the broker
 /// owns it from then on.
-pub struct Device {
+pub struct RetryingDevice {
     acked: Arc<Mutex<Vec<u64>>>,
     stop: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Device {
+impl RetryingDevice {
     /// Starts publishing on `topic`, one event per seq in `seqs`, `pace`
     /// apart; `level(seq)` gives each reading. Stops at the end of `seqs`
-    /// or on [`Device::stop`].
+    /// or on [`RetryingDevice::stop`].
     pub fn start(
         port: u16,
         topic: &str,
@@ -112,7 +112,7 @@ impl Device {
         seqs: std::ops::RangeInclusive<u64>,
         pace: Duration,
         level: impl Fn(u64) -> f64 + Send + 'static,
-    ) -> Device {
+    ) -> RetryingDevice {
         let acked = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (acked2, stop2) = (acked.clone(), stop.clone());
@@ -138,7 +138,7 @@ impl Device {
                 std::thread::sleep(pace);
             }
         });
-        Device {
+        RetryingDevice {
             acked,
             stop,
             handle: Some(handle),
@@ -170,7 +170,7 @@ impl Device {
     }
 }
 
-impl Drop for Device {
+impl Drop for RetryingDevice {
     fn drop(&mut self) {
         self.stop();
     }

@@ -2,14 +2,14 @@
 //! daemon's database and hub key in a test's state directory, and a raw
 //! byte scan of a directory.
 
-pub use larder::tools::harness::TempDir;
+pub use larder::tools::harness::ScratchDir;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A scratch directory `larder-it-<tag>-…`, removed after the test unless
 /// `LARDER_KEEP_TEST_DIRS` is set.
-pub fn temp_dir(tag: &str) -> TempDir {
-    let mut dir = TempDir::create(&format!("larder-it-{tag}")).expect("create temp dir");
+pub fn temp_dir(tag: &str) -> ScratchDir {
+    let mut dir = ScratchDir::create(&format!("larder-it-{tag}")).expect("create temp dir");
     if std::env::var_os("LARDER_KEEP_TEST_DIRS").is_some() {
         dir.keep();
     }
@@ -17,17 +17,17 @@ pub fn temp_dir(tag: &str) -> TempDir {
 }
 
 /// The daemon's database in `dir`'s state directory.
-pub fn db_path(dir: &TempDir) -> PathBuf {
+pub fn db_path(dir: &ScratchDir) -> PathBuf {
     dir.join("state").join("larder.db")
 }
 
 /// Opens the daemon's database read-only.
-pub fn open_db(dir: &TempDir) -> larder::store::Store {
+pub fn open_db(dir: &ScratchDir) -> larder::store::Store {
     larder::store::Store::open_readonly(&db_path(dir)).expect("open db")
 }
 
 /// Waits until the database exists and answers.
-pub fn wait_for_db(dir: &TempDir) {
+pub fn wait_for_db(dir: &ScratchDir) {
     let path = db_path(dir);
     super::wait_until(Duration::from_secs(20), "the database to exist", || {
         path.exists() && larder::store::Store::open_readonly(&path).is_ok()
@@ -35,7 +35,7 @@ pub fn wait_for_db(dir: &TempDir) {
 }
 
 /// The hub's public key, once the daemon has created it.
-pub fn hub_public_key(dir: &TempDir) -> [u8; 32] {
+pub fn hub_public_key(dir: &ScratchDir) -> [u8; 32] {
     let path = dir.join("state").join("hub.key");
     super::wait_until(Duration::from_secs(20), "the hub key", || path.exists());
     larder::crypto::keys::SigningKey::load(&path)

@@ -47,11 +47,11 @@ pub struct Household {
     /// Its broker.
     pub broker: Broker,
     /// Its directory: configuration, state, member keys (`<name>.key`).
-    pub dir: TempDir,
+    pub dir: ScratchDir,
     /// Its configuration file.
     pub config: PathBuf,
     /// `larder run`.
-    pub daemon: Daemon,
+    pub daemon: DaemonProcess,
     /// Watches [`UPSTREAM`] and the approval requests.
     pub watcher: Watcher,
 }

@@ -9,7 +9,7 @@
 //! - [`config`]: the configuration builder over `tests/fixtures/*.toml`;
 //! - [`watcher`]: the MQTT watcher and the wait for a daemon online;
 //! - [`devices`]: device payloads, `mosquitto_pub`, the publisher and the
-//!   publishing `Device` thread;
+//!   publishing `RetryingDevice` thread;
 //! - [`books`]: what was acknowledged against what was stored and sent;
 //! - [`files`]: scratch directories, the state directory's files;
 //! - [`household`]: a running household with members, for the approval
@@ -27,7 +27,9 @@ pub mod watcher;
 pub use books::*;
 pub use broker::*;
 pub use config::*;
-pub use daemon::{Daemon, InProcessDaemon, LARDER, larder, start_daemon, start_daemon_env, text};
+pub use daemon::{
+    DaemonProcess, InProcessDaemon, LARDER, larder, start_daemon, start_daemon_env, text,
+};
 pub use devices::*;
 pub use files::*;
 pub use household::*;

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::crypto::keys::SigningKey;
 use crate::engine::{Engine, Inbound};
 use crate::store::{IntentState, Store};
-use crate::tools::harness::TempDir;
+use crate::tools::harness::ScratchDir;
 use anyhow::bail;
 use std::path::Path;
 use std::time::Instant;
@@ -98,7 +98,7 @@ fn time_decisions(
 /// notes.
 pub(super) fn decide_figures(
     options: &Options,
-    work: &TempDir,
+    work: &ScratchDir,
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
@@ -196,7 +196,7 @@ pub(super) fn decide_figures(
 }
 
 /// The figures at one history length.
-struct Snapshot {
+struct HistoryFigures {
     days: u32,
     median_us: f64,
     p90_us: f64,
@@ -214,10 +214,10 @@ fn snapshot(
     passes: u32,
     now: i64,
     days: u32,
-) -> anyhow::Result<Snapshot> {
+) -> anyhow::Result<HistoryFigures> {
     let (median_us, p90_us, orders) = time_decisions(engine, store, passes, now)?;
     let intents = store.read().intents(u32::MAX)?.len();
-    Ok(Snapshot {
+    Ok(HistoryFigures {
         days,
         median_us,
         p90_us,

@@ -7,7 +7,7 @@ use super::size::running_under_qemu;
 use super::{HUB, Options, Row, verdict};
 use crate::config::Config;
 use crate::store::Store;
-use crate::tools::harness::{Broker, Daemon, Publisher, TempDir, WatchOptions, Watcher};
+use crate::tools::harness::{Broker, DaemonProcess, Publisher, ScratchDir, WatchOptions, Watcher};
 use anyhow::{Context as _, bail};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// their rows and notes.
 pub(super) fn broker_figures(
     options: &Options,
-    work: &TempDir,
+    work: &ScratchDir,
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
@@ -217,7 +217,7 @@ impl Stored {
 fn wait_count(
     reader: &Store,
     target: Stored,
-    daemon: &mut Daemon,
+    daemon: &mut DaemonProcess,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
@@ -240,10 +240,10 @@ fn wait_count(
 /// `larder run` as a child process (this same executable), its log in
 /// `log`: warnings only, unless `LARDER_BENCH_DAEMON_LOG` names a filter
 /// (e.g. `larder::daemon=debug` shows each batch).
-fn spawn_daemon(config: &Path, log: &Path) -> anyhow::Result<Daemon> {
+fn spawn_daemon(config: &Path, log: &Path) -> anyhow::Result<DaemonProcess> {
     let exe = std::env::current_exe().context("locating this executable")?;
     let filter = std::env::var("LARDER_BENCH_DAEMON_LOG").unwrap_or_else(|_| "warn".into());
-    Ok(Daemon::spawn(
+    Ok(DaemonProcess::spawn(
         &exe,
         config,
         log,
@@ -254,7 +254,11 @@ fn spawn_daemon(config: &Path, log: &Path) -> anyhow::Result<Daemon> {
 /// The time from now (just after the spawn) until the watcher sees the
 /// daemon's next retained `online` status (the daemon queues its SUBSCRIBE
 /// before that PUBLISH on the same connection).
-fn time_to_online(watcher: &Watcher, daemon: &Daemon, phase: &str) -> anyhow::Result<Duration> {
+fn time_to_online(
+    watcher: &Watcher,
+    daemon: &DaemonProcess,
+    phase: &str,
+) -> anyhow::Result<Duration> {
     let (mark, spawned) = (watcher.count(), Instant::now());
     let online = watcher
         .wait_for(mark, Duration::from_secs(60), "the daemon online", |s| {
@@ -265,7 +269,7 @@ fn time_to_online(watcher: &Watcher, daemon: &Daemon, phase: &str) -> anyhow::Re
 }
 
 /// SIGTERM, and an error unless the daemon exits 0.
-fn stop_cleanly(daemon: &mut Daemon) -> anyhow::Result<()> {
+fn stop_cleanly(daemon: &mut DaemonProcess) -> anyhow::Result<()> {
     let code = daemon.terminate()?;
     if code != Some(0) {
         bail!(

@@ -40,7 +40,7 @@ mod household;
 mod ingest;
 mod size;
 
-use crate::tools::harness::TempDir;
+use crate::tools::harness::ScratchDir;
 use anyhow::{Context as _, bail};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -121,7 +121,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     if options.items == 0 || options.devices == 0 || options.items < options.devices {
         bail!("--items must be at least --devices, and both at least 1");
     }
-    let mut work = TempDir::create("larder-bench")?;
+    let mut work = ScratchDir::create("larder-bench")?;
     if options.keep {
         work.keep();
     }

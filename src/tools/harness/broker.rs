@@ -4,7 +4,7 @@
 //! persistence, as the fault tests need; `larder bench` starts one and
 //! drops it.
 
-use super::{HarnessError, TempDir, poll_until, send_signal};
+use super::{HarnessError, ScratchDir, poll_until, send_signal};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -22,7 +22,7 @@ const PORT_ATTEMPTS: usize = 5;
 pub struct Broker {
     port: u16,
     child: Option<Child>,
-    dir: TempDir,
+    dir: ScratchDir,
 }
 
 /// A free loopback TCP port (free when probed).
@@ -48,7 +48,7 @@ impl Broker {
     /// listens. A port taken before mosquitto bound it makes mosquitto
     /// exit: then another free port is tried (and `conf` called again).
     pub fn start(
-        dir: TempDir,
+        dir: ScratchDir,
         mut conf: impl FnMut(u16, &Path) -> String,
     ) -> Result<Broker, HarnessError> {
         // mosquitto started as root drops to the `mosquitto` user: it must

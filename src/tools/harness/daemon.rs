@@ -17,13 +17,13 @@ const TERMINATE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct NotStopped;
 
 /// A running `larder run`; killed when dropped.
-pub struct Daemon {
+pub struct DaemonProcess {
     child: Child,
     config: PathBuf,
     log: PathBuf,
 }
 
-impl Daemon {
+impl DaemonProcess {
     /// Starts `exe --config CONFIG run` with the extra environment `env`
     /// (e.g. `LARDER_LOG`), its standard error going to the file `log`.
     pub fn spawn(
@@ -31,7 +31,7 @@ impl Daemon {
         config: &Path,
         log: &Path,
         env: &[(&str, &str)],
-    ) -> Result<Daemon, HarnessError> {
+    ) -> Result<DaemonProcess, HarnessError> {
         let log_file = std::fs::File::create(log)
             .map_err(|e| HarnessError::io(format!("creating {}", log.display()), e))?;
         let child = Command::new(exe)
@@ -44,7 +44,7 @@ impl Daemon {
             .stderr(log_file)
             .spawn()
             .map_err(|e| HarnessError::io(format!("starting {} run", exe.display()), e))?;
-        Ok(Daemon {
+        Ok(DaemonProcess {
             child,
             config: config.to_owned(),
             log: log.to_owned(),
@@ -158,7 +158,7 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
+impl Drop for DaemonProcess {
     fn drop(&mut self) {
         self.kill9();
     }

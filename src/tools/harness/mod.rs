@@ -2,10 +2,10 @@
 //! once: mosquitto on a free port ([`broker`]), `larder run` as a child
 //! process ([`daemon`]), an MQTT subscriber that records what it sees
 //! ([`watcher`]), a QoS 1 publisher that counts PUBACKs ([`publisher`]) and
-//! a scratch directory ([`temp_dir`]).
+//! a scratch directory ([`scratch`]).
 //!
 //! Everything here is synchronous: each MQTT client drives its connection
-//! on a thread of its own ([`connection`]), so a caller needs no async
+//! on a thread of its own (`connection`), so a caller needs no async
 //! runtime (and may be a plain `#[test]`). Fallible steps return
 //! [`HarnessError`]; the tests wrap them in helpers that panic
 //! (`tests/support/`). Nothing in the daemon uses this module.
@@ -14,13 +14,13 @@ pub mod broker;
 mod connection;
 pub mod daemon;
 pub mod publisher;
-pub mod temp_dir;
+pub mod scratch;
 pub mod watcher;
 
 pub use broker::Broker;
-pub use daemon::{Daemon, NotStopped};
+pub use daemon::{DaemonProcess, NotStopped};
 pub use publisher::Publisher;
-pub use temp_dir::TempDir;
+pub use scratch::ScratchDir;
 pub use watcher::{Seen, WatchOptions, Watcher};
 
 use std::process::Command;

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 /// A directory this process made and (by default) removes on drop.
 #[derive(Debug)]
-pub struct TempDir {
+pub struct ScratchDir {
     path: PathBuf,
     remove_on_drop: bool,
 }
 
-impl TempDir {
+impl ScratchDir {
     /// Creates `<tmp>/<prefix>-<pid>-<random hex>`.
-    pub fn create(prefix: &str) -> Result<TempDir, HarnessError> {
+    pub fn create(prefix: &str) -> Result<ScratchDir, HarnessError> {
         let path = std::env::temp_dir().join(format!(
             "{prefix}-{}-{}",
             std::process::id(),
@@ -21,7 +21,7 @@ impl TempDir {
         ));
         std::fs::create_dir_all(&path)
             .map_err(|e| HarnessError::io(format!("creating {}", path.display()), e))?;
-        Ok(TempDir {
+        Ok(ScratchDir {
             path,
             remove_on_drop: true,
         })
@@ -29,11 +29,11 @@ impl TempDir {
 
     /// Creates the directory `name` inside this one; it goes when this one
     /// goes (dropping it removes nothing).
-    pub fn subdir(&self, name: &str) -> Result<TempDir, HarnessError> {
+    pub fn subdir(&self, name: &str) -> Result<ScratchDir, HarnessError> {
         let path = self.path.join(name);
         std::fs::create_dir_all(&path)
             .map_err(|e| HarnessError::io(format!("creating {}", path.display()), e))?;
-        Ok(TempDir {
+        Ok(ScratchDir {
             path,
             remove_on_drop: false,
         })
@@ -55,7 +55,7 @@ impl TempDir {
     }
 }
 
-impl Drop for TempDir {
+impl Drop for ScratchDir {
     fn drop(&mut self) {
         if self.remove_on_drop {
             let _ = std::fs::remove_dir_all(&self.path);
