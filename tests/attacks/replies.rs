@@ -57,25 +57,24 @@ fn fields(c: &ReplyClaims) -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// A tagged COSE_Sign1 over `payload` with any algorithm label and kid,
-/// signed with `key` under the reply AAD of `hub` (what an attacker with a
-/// key, or a buggy app, can make).
+/// A tagged COSE_Sign1 over a map of `fields` with any algorithm label
+/// and kid, signed with `key` under this hub's reply AAD (what an attacker
+/// with a key, or a buggy app, can make).
 fn sign_raw(
     key: &SigningKey,
     kid: &str,
     alg: coset::iana::Algorithm,
-    payload: Vec<u8>,
-    hub: &str,
+    fields: Vec<(&str, Value)>,
 ) -> Vec<u8> {
     use coset::TaggedCborSerializable;
-    let aad = format!("{}{hub}", approval::AAD_PREFIX);
+    let aad = format!("{}testhub", approval::AAD_PREFIX);
     let protected = coset::HeaderBuilder::new()
         .algorithm(alg)
         .key_id(kid.as_bytes().to_vec())
         .build();
     coset::CoseSign1Builder::new()
         .protected(protected)
-        .payload(payload)
+        .payload(payload(fields))
         .create_signature(aad.as_bytes(), |tbs| key.sign(tbs).to_vec())
         .build()
         .to_tagged_vec()
@@ -208,11 +207,10 @@ pub(super) fn bad_replies(
                 sam,
                 "sam",
                 coset::iana::Algorithm::EdDSA,
-                payload(fields(&ReplyClaims {
+                fields(&ReplyClaims {
                     hub: "otherhub".into(),
                     ..sam_ok.clone()
-                })),
-                "testhub",
+                }),
             ),
             counter: "refused_replies",
             reason: "is for hub \"otherhub\"",
@@ -240,13 +238,7 @@ pub(super) fn bad_replies(
         Attack {
             name: "signature algorithm ES256",
             topic: topic.clone(),
-            payload: sign_raw(
-                sam,
-                "sam",
-                coset::iana::Algorithm::ES256,
-                payload(fields(sam_ok)),
-                "testhub",
-            ),
+            payload: sign_raw(sam, "sam", coset::iana::Algorithm::ES256, fields(sam_ok)),
             counter: "refused_replies",
             reason: "unsupported signature algorithm",
         },
@@ -278,13 +270,10 @@ pub(super) fn bad_replies(
                 sam,
                 "sam",
                 coset::iana::Algorithm::EdDSA,
-                payload(
-                    fields(sam_ok)
-                        .into_iter()
-                        .filter(|(k, _)| *k != "nonce")
-                        .collect(),
-                ),
-                "testhub",
+                fields(sam_ok)
+                    .into_iter()
+                    .filter(|(k, _)| *k != "nonce")
+                    .collect(),
             ),
             counter: "refused_replies",
             reason: "missing field \"nonce\"",
@@ -296,13 +285,10 @@ pub(super) fn bad_replies(
                 sam,
                 "sam",
                 coset::iana::Algorithm::EdDSA,
-                payload(
-                    fields(sam_ok)
-                        .into_iter()
-                        .chain([("packages", Value::Integer(99.into()))])
-                        .collect(),
-                ),
-                "testhub",
+                fields(sam_ok)
+                    .into_iter()
+                    .chain([("packages", Value::Integer(99.into()))])
+                    .collect(),
             ),
             counter: "refused_replies",
             reason: "unknown field \"packages\"",
@@ -324,19 +310,16 @@ pub(super) fn bad_replies(
                 sam,
                 "sam",
                 coset::iana::Algorithm::EdDSA,
-                payload(
-                    fields(sam_ok)
-                        .into_iter()
-                        .map(|(k, v)| {
-                            if k == "decision" {
-                                (k, cbor_text("yes"))
-                            } else {
-                                (k, v)
-                            }
-                        })
-                        .collect(),
-                ),
-                "testhub",
+                fields(sam_ok)
+                    .into_iter()
+                    .map(|(k, v)| {
+                        if k == "decision" {
+                            (k, cbor_text("yes"))
+                        } else {
+                            (k, v)
+                        }
+                    })
+                    .collect(),
             ),
             counter: "refused_replies",
             reason: "\"decision\" must be",
@@ -344,13 +327,7 @@ pub(super) fn bad_replies(
         Attack {
             name: "kid and signed member differ",
             topic: topic.clone(),
-            payload: sign_raw(
-                alex,
-                "alex",
-                coset::iana::Algorithm::EdDSA,
-                payload(fields(sam_ok)),
-                "testhub",
-            ),
+            payload: sign_raw(alex, "alex", coset::iana::Algorithm::EdDSA, fields(sam_ok)),
             counter: "refused_replies",
             reason: "member does not match key id",
         },
