@@ -7,136 +7,20 @@
 //! mosquitto and a real SQLite file, because expiry and a second request for
 //! the same item need a day to pass. The races run the real binary.
 
+mod race;
+mod replies;
+
+pub(crate) use race::ApprovalRace;
+
 use crate::support::*;
-use ciborium::Value;
 use larder::crypto::keys::{self, SigningKey};
-use larder::protocol::approval::{self, ApprovalRequest, MemberVerdict, ReplyClaims};
+use larder::protocol::approval::{self, MemberVerdict, ReplyClaims};
 use larder::protocol::intent::{self, Evidence};
 use larder::store::IntentState;
-use std::process::Command;
-use std::sync::Arc;
+use replies::{Attack, run_attacks};
 use std::time::Duration;
 
-const UPSTREAM: &str = "larder/testhub/upstream/intents";
-const REQUESTS: &str = "larder/testhub/approvals/";
 const DAY: i64 = 86_400;
-
-fn text(s: &str) -> Value {
-    Value::Text(s.to_owned())
-}
-
-/// A reply payload map with the given fields (any subset, any values).
-fn payload(fields: Vec<(&str, Value)>) -> Vec<u8> {
-    let map = Value::Map(fields.into_iter().map(|(k, v)| (text(k), v)).collect());
-    let mut out = Vec::new();
-    ciborium::into_writer(&map, &mut out).expect("cbor");
-    out
-}
-
-/// The six fields a genuine reply carries.
-fn fields(c: &ReplyClaims) -> Vec<(&'static str, Value)> {
-    vec![
-        ("hub", text(&c.hub)),
-        ("iat", Value::Integer(c.issued_at.into())),
-        ("nonce", Value::Bytes(c.nonce.clone())),
-        ("intent", text(&c.intent)),
-        ("member", text(&c.member)),
-        (
-            "decision",
-            text(match c.verdict {
-                MemberVerdict::Approve => "approve",
-                MemberVerdict::Deny => "deny",
-            }),
-        ),
-    ]
-}
-
-/// A tagged COSE_Sign1 over `payload` with any algorithm label and kid,
-/// signed with `key` under the reply AAD of `hub` (what an attacker with a
-/// key, or a buggy app, can make).
-fn sign_raw(
-    key: &SigningKey,
-    kid: &str,
-    alg: coset::iana::Algorithm,
-    payload: Vec<u8>,
-    hub: &str,
-) -> Vec<u8> {
-    use coset::TaggedCborSerializable;
-    let aad = format!("{}{hub}", approval::AAD_PREFIX);
-    let protected = coset::HeaderBuilder::new()
-        .algorithm(alg)
-        .key_id(kid.as_bytes().to_vec())
-        .build();
-    coset::CoseSign1Builder::new()
-        .protected(protected)
-        .payload(payload)
-        .create_signature(aad.as_bytes(), |tbs| key.sign(tbs).to_vec())
-        .build()
-        .to_tagged_vec()
-        .expect("serialize")
-}
-
-/// Requests the daemon published (retained, JSON), in order, without the
-/// empty messages that clear them.
-fn requests(watcher: &Watcher) -> Vec<ApprovalRequest> {
-    watcher
-        .under(REQUESTS)
-        .into_iter()
-        .filter(|s| !s.payload.is_empty() && !s.topic.ends_with("/reply"))
-        .map(|s| serde_json::from_slice(&s.payload).expect("request json"))
-        .collect()
-}
-
-/// One row of the matrix: what is published, and what must come of it.
-struct Attack {
-    name: &'static str,
-    topic: String,
-    payload: Vec<u8>,
-    /// Counter the refusal must bump.
-    counter: &'static str,
-    /// Text the dead-letter reason must contain.
-    reason: &'static str,
-}
-
-/// Publishes each attack, waits until the daemon has processed it and
-/// checks that exactly this message was refused, for the expected reason.
-fn run_attacks(
-    publisher: &mut Publisher,
-    running: &larder::daemon::Running,
-    db: &larder::store::Store,
-    attacks: Vec<Attack>,
-) {
-    for attack in attacks {
-        let before = running.processed();
-        let counter_before = db.read().counter(attack.counter).expect("counter");
-        assert!(
-            publisher.publish(&attack.topic, attack.payload, false),
-            "{}: broker did not acknowledge",
-            attack.name
-        );
-        wait_until(
-            Duration::from_secs(20),
-            &format!("{} processed", attack.name),
-            || running.processed() > before,
-        );
-        assert_eq!(
-            db.read().counter(attack.counter).expect("counter"),
-            counter_before + 1,
-            "{}: {} not bumped",
-            attack.name,
-            attack.counter
-        );
-        let last = db.read().dead_letters(1).expect("dead letters").remove(0);
-        assert_eq!(last.topic, attack.topic, "{}", attack.name);
-        assert!(
-            last.reason.contains(attack.reason),
-            "{}: reason {:?} does not mention {:?}",
-            attack.name,
-            last.reason,
-            attack.reason
-        );
-    }
-}
 
 /// Forged signature, wrong key, unknown member, other hub, wrong intent,
 /// unknown intent, bad algorithm, malformed envelopes (truncated, wrong
@@ -148,25 +32,20 @@ fn run_attacks(
 /// control for the upstream watcher).
 #[test]
 fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
-    let broker = Broker::start();
-    let dir = TempDir::new("attacks");
+    let broker = start_broker();
+    let dir = temp_dir("attacks");
     let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
     let sam = SigningKey::create(&dir.join("sam.key")).expect("key");
-    let mallory = SigningKey::generate();
-    let setup = Setup {
-        members: vec![
-            ("alex".into(), keys::to_hex(&alex.public_key())),
-            ("sam".into(), keys::to_hex(&sam.public_key())),
-        ],
-        approvals_required: 2,
-        expires_hours: 1.0,
-        ..Setup::default()
-    };
-    let path = write_config(&dir, &broker, &setup);
+    let path = TestConfig::household()
+        .member("alex", &alex.public_key())
+        .member("sam", &sam.public_key())
+        .set("rules", "approvals-required", 2)
+        .set("rules", "approval-expires-after-hours", 1)
+        .write(&dir, &broker);
     let config = larder::config::Config::load(&path).expect("config");
-    let watcher = Watcher::start(broker.port, &[UPSTREAM.into(), format!("{REQUESTS}+")]);
+    let watcher = watch(broker.port(), &[UPSTREAM.into(), format!("{REQUESTS}+")]);
     let start = 1_800_000_000;
-    let mut publisher = Publisher::connect(broker.port);
+    let mut publisher = Publisher::connect(broker.port());
 
     // A genuine reply left retained on the broker before larder subscribes:
     // handed over flagged retained, it must be refused (it would otherwise
@@ -174,14 +53,13 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     let retained_topic = "larder/testhub/approvals/0123456789abcdef0123456789abcdef/reply";
     let retained = approval::sign_reply(
         &sam,
-        &ReplyClaims {
-            hub: "testhub".into(),
-            intent: "0123456789abcdef0123456789abcdef".into(),
-            nonce: vec![0; 16],
-            verdict: MemberVerdict::Approve,
-            member: "sam".into(),
-            issued_at: start,
-        },
+        &replies::claims(
+            "sam",
+            "0123456789abcdef0123456789abcdef",
+            &[0; 16],
+            MemberVerdict::Approve,
+            start,
+        ),
     );
     assert!(publisher.publish(retained_topic, retained, true));
 
@@ -190,18 +68,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
         .enable_all()
         .build()
         .expect("runtime");
-    let clock = Arc::new(larder::clock::ManualClock::new(start));
-    let running = rt
-        .block_on(larder::daemon::start(
-            config,
-            clock.clone(),
-            larder::daemon::Options {
-                tick_every: None,
-                ..Default::default()
-            },
-        ))
-        .expect("daemon");
-    wait_online(broker.port, "testhub");
+    let InProcessDaemon { running, clock } = rt.block_on(daemon::start(config, start));
     let db = open_db(&dir);
     wait_until(
         Duration::from_secs(20),
@@ -213,242 +80,18 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     assert!(first.reason.contains("retained"), "{}", first.reason);
 
     // The washer reports far too little detergent: a request (2 approvals).
-    assert!(publisher.publish(
-        "larder/testhub/devices/washer/events",
-        detergent_added(100.0),
-        false
-    ));
-    wait_until(Duration::from_secs(20), "an approval request", || {
-        !requests(&watcher).is_empty()
-    });
-    let request = requests(&watcher).remove(0);
+    assert!(publisher.publish(WASHER, detergent_added(100.0), false));
+    let request = first_request(&watcher);
     assert_eq!(request.item, "detergent");
     let id = request.intent.clone();
     let nonce = keys::from_hex(&request.nonce).expect("nonce");
     let topic = request.reply_topic.clone();
-    let claims = |member: &str, intent: &str, nonce: &[u8], verdict: MemberVerdict| ReplyClaims {
-        hub: "testhub".into(),
-        intent: intent.into(),
-        nonce: nonce.to_vec(),
-        verdict,
-        member: member.into(),
-        issued_at: start,
+    let claims = |member: &str, intent: &str, nonce: &[u8], verdict: MemberVerdict| {
+        replies::claims(member, intent, nonce, verdict, start)
     };
     let sam_ok = claims("sam", &id, &nonce, MemberVerdict::Approve);
     let genuine_sam = approval::sign_reply(&sam, &sam_ok);
-    let mut forged = genuine_sam.clone();
-    let last = forged.len() - 1;
-    forged[last] ^= 0x01; // the signature is the last field
-    let mut wrong_tag = genuine_sam.clone();
-    assert_eq!(wrong_tag[0], 0xd2, "tag 18 encodes as 0xd2");
-    wrong_tag[0] = 0xd1; // tag 17: COSE_Mac0
-    let other = "fedcba9876543210fedcba9876543210";
-    let attacks = vec![
-        Attack {
-            name: "forged signature (a bit of sam's signature flipped)",
-            topic: topic.clone(),
-            payload: forged,
-            counter: "refused_replies",
-            reason: "bad signature for member \"sam\"",
-        },
-        Attack {
-            name: "wrong key (mallory signs as sam)",
-            topic: topic.clone(),
-            payload: approval::sign_reply(&mallory, &sam_ok),
-            counter: "refused_replies",
-            reason: "bad signature for member \"sam\"",
-        },
-        Attack {
-            name: "wrong key (alex's key, sam's name)",
-            topic: topic.clone(),
-            payload: approval::sign_reply(&alex, &sam_ok),
-            counter: "refused_replies",
-            reason: "bad signature for member \"sam\"",
-        },
-        Attack {
-            name: "unknown member",
-            topic: topic.clone(),
-            payload: approval::sign_reply(
-                &mallory,
-                &claims("eve", &id, &nonce, MemberVerdict::Approve),
-            ),
-            counter: "refused_replies",
-            reason: "unknown member \"eve\"",
-        },
-        Attack {
-            name: "signed for another hub",
-            topic: topic.clone(),
-            payload: approval::sign_reply(
-                &sam,
-                &ReplyClaims {
-                    hub: "otherhub".into(),
-                    ..sam_ok.clone()
-                },
-            ),
-            counter: "refused_replies",
-            reason: "bad signature for member \"sam\"",
-        },
-        Attack {
-            name: "another hub's name under this hub's AAD",
-            topic: topic.clone(),
-            payload: sign_raw(
-                &sam,
-                "sam",
-                coset::iana::Algorithm::EdDSA,
-                payload(fields(&ReplyClaims {
-                    hub: "otherhub".into(),
-                    ..sam_ok.clone()
-                })),
-                "testhub",
-            ),
-            counter: "refused_replies",
-            reason: "is for hub \"otherhub\"",
-        },
-        Attack {
-            name: "wrong intent (sam's genuine reply to another intent, on this topic)",
-            topic: topic.clone(),
-            payload: approval::sign_reply(
-                &sam,
-                &claims("sam", other, &nonce, MemberVerdict::Approve),
-            ),
-            counter: "refused_replies",
-            reason: "arrived on the reply topic",
-        },
-        Attack {
-            name: "unknown intent (on its own topic)",
-            topic: format!("{REQUESTS}{other}/reply"),
-            payload: approval::sign_reply(
-                &sam,
-                &claims("sam", other, &nonce, MemberVerdict::Approve),
-            ),
-            counter: "refused_replies",
-            reason: "unknown intent",
-        },
-        Attack {
-            name: "signature algorithm ES256",
-            topic: topic.clone(),
-            payload: sign_raw(
-                &sam,
-                "sam",
-                coset::iana::Algorithm::ES256,
-                payload(fields(&sam_ok)),
-                "testhub",
-            ),
-            counter: "refused_replies",
-            reason: "unsupported signature algorithm",
-        },
-        Attack {
-            name: "truncated CBOR",
-            topic: topic.clone(),
-            payload: genuine_sam[..genuine_sam.len() / 2].to_vec(),
-            counter: "refused_replies",
-            reason: "malformed reply: not CBOR",
-        },
-        Attack {
-            name: "wrong COSE tag (17, COSE_Mac0)",
-            topic: topic.clone(),
-            payload: wrong_tag,
-            counter: "refused_replies",
-            reason: "CBOR tag 17 is not COSE_Sign1",
-        },
-        Attack {
-            name: "JSON instead of COSE",
-            topic: topic.clone(),
-            payload: br#"{"decision":"approve","member":"sam"}"#.to_vec(),
-            counter: "refused_replies",
-            reason: "malformed reply",
-        },
-        Attack {
-            name: "missing nonce (validly signed)",
-            topic: topic.clone(),
-            payload: sign_raw(
-                &sam,
-                "sam",
-                coset::iana::Algorithm::EdDSA,
-                payload(
-                    fields(&sam_ok)
-                        .into_iter()
-                        .filter(|(k, _)| *k != "nonce")
-                        .collect(),
-                ),
-                "testhub",
-            ),
-            counter: "refused_replies",
-            reason: "missing field \"nonce\"",
-        },
-        Attack {
-            name: "an extra field (validly signed)",
-            topic: topic.clone(),
-            payload: sign_raw(
-                &sam,
-                "sam",
-                coset::iana::Algorithm::EdDSA,
-                payload(
-                    fields(&sam_ok)
-                        .into_iter()
-                        .chain([("packages", Value::Integer(99.into()))])
-                        .collect(),
-                ),
-                "testhub",
-            ),
-            counter: "refused_replies",
-            reason: "unknown field \"packages\"",
-        },
-        Attack {
-            name: "short nonce (validly signed)",
-            topic: topic.clone(),
-            payload: approval::sign_reply(
-                &sam,
-                &claims("sam", &id, &nonce[..8], MemberVerdict::Approve),
-            ),
-            counter: "refused_replies",
-            reason: "\"nonce\" must be 16 bytes",
-        },
-        Attack {
-            name: "decision neither approve nor deny (validly signed)",
-            topic: topic.clone(),
-            payload: sign_raw(
-                &sam,
-                "sam",
-                coset::iana::Algorithm::EdDSA,
-                payload(
-                    fields(&sam_ok)
-                        .into_iter()
-                        .map(|(k, v)| {
-                            if k == "decision" {
-                                (k, text("yes"))
-                            } else {
-                                (k, v)
-                            }
-                        })
-                        .collect(),
-                ),
-                "testhub",
-            ),
-            counter: "refused_replies",
-            reason: "\"decision\" must be",
-        },
-        Attack {
-            name: "kid and signed member differ",
-            topic: topic.clone(),
-            payload: sign_raw(
-                &alex,
-                "alex",
-                coset::iana::Algorithm::EdDSA,
-                payload(fields(&sam_ok)),
-                "testhub",
-            ),
-            counter: "refused_replies",
-            reason: "member does not match key id",
-        },
-        Attack {
-            name: "oversize (5000 bytes)",
-            topic: topic.clone(),
-            payload: vec![0xa0; 5000],
-            counter: "refused_oversize",
-            reason: "exceeds mqtt.max-payload-bytes",
-        },
-    ];
+    let attacks = replies::bad_replies(&alex, &sam, &topic, &sam_ok, &genuine_sam);
     let count = attacks.len();
     run_attacks(&mut publisher, &running, &db, attacks);
 
@@ -509,9 +152,9 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     clock.set(start + 2 * 3600 + DAY + 3600);
     rt.block_on(running.tick()).expect("tick");
     wait_until(Duration::from_secs(20), "a second request", || {
-        requests(&watcher).iter().any(|r| r.intent != id)
+        approval_requests(&watcher).iter().any(|r| r.intent != id)
     });
-    let second = requests(&watcher)
+    let second = approval_requests(&watcher)
         .into_iter()
         .find(|r| r.intent != id)
         .expect("second request");
@@ -579,11 +222,7 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
         ));
     }
     wait_until(Duration::from_secs(20), "the approved intent sent", || {
-        db.read()
-            .intent(&id2)
-            .ok()
-            .flatten()
-            .is_some_and(|i| i.state == IntentState::Sent)
+        intent_is(&db, &id2, IntentState::Sent)
     });
     wait_until(Duration::from_secs(10), "the intent upstream", || {
         !watcher.on(UPSTREAM).is_empty()
@@ -595,192 +234,13 @@ fn every_bad_reply_is_refused_with_its_reason_and_orders_nothing() {
     assert_eq!(sent.id, id2);
     assert!(matches!(&sent.evidence, Evidence::Members(d) if d.len() == 2));
     rt.block_on(running.stop()).expect("stop");
-    ledger_verifies(&path);
-}
-
-/// `larder ledger verify` accepts the database's ledger.
-fn ledger_verifies(config: &std::path::Path) {
-    let out = Command::new(LARDER)
-        .arg("--config")
-        .arg(config)
-        .args(["ledger", "verify"])
-        .output()
-        .expect("larder ledger verify");
+    let out = larder(&path, &["ledger", "verify"]);
     assert!(
         out.status.success(),
         "ledger verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        text(&out.stdout),
+        text(&out.stderr)
     );
-}
-
-/// A running household for the races: the real binary with members alex
-/// and sam, and one open approval request for detergent.
-pub(crate) struct Household {
-    broker: Broker,
-    pub(crate) dir: TempDir,
-    config: std::path::PathBuf,
-    pub(crate) daemon: Daemon,
-    watcher: Watcher,
-    alex: SigningKey,
-    sam: SigningKey,
-    pub(crate) request: ApprovalRequest,
-}
-
-impl Household {
-    fn start(tag: &str, approvals_required: u32) -> Household {
-        Household::start_env(tag, approvals_required, &[])
-    }
-
-    /// Like `start`, with extra environment for the daemon.
-    pub(crate) fn start_env(tag: &str, approvals_required: u32, env: &[(&str, &str)]) -> Household {
-        let broker = Broker::start();
-        let dir = TempDir::new(tag);
-        let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
-        let sam = SigningKey::create(&dir.join("sam.key")).expect("key");
-        let setup = Setup {
-            members: vec![
-                ("alex".into(), keys::to_hex(&alex.public_key())),
-                ("sam".into(), keys::to_hex(&sam.public_key())),
-            ],
-            approvals_required,
-            ..Setup::default()
-        };
-        let config = write_config(&dir, &broker, &setup);
-        let watcher = Watcher::start(broker.port, &[UPSTREAM.into(), format!("{REQUESTS}+")]);
-        let daemon = Daemon::start_env(&config, env);
-        wait_for_db(&dir);
-        wait_online(broker.port, "testhub");
-        mosquitto_pub(
-            broker.port,
-            "larder/testhub/devices/washer/events",
-            &detergent_added(100.0),
-        );
-        wait_until(Duration::from_secs(20), "an approval request", || {
-            !requests(&watcher).is_empty()
-        });
-        let request = requests(&watcher).remove(0);
-        Household {
-            broker,
-            dir,
-            config,
-            daemon,
-            watcher,
-            alex,
-            sam,
-            request,
-        }
-    }
-
-    pub(crate) fn reply(&self, member: &str, verdict: MemberVerdict) -> Vec<u8> {
-        let key = if member == "alex" {
-            &self.alex
-        } else {
-            &self.sam
-        };
-        approval::sign_reply(
-            key,
-            &ReplyClaims {
-                hub: "testhub".into(),
-                intent: self.request.intent.clone(),
-                nonce: keys::from_hex(&self.request.nonce).expect("nonce"),
-                verdict,
-                member: member.into(),
-                issued_at: 1_800_000_000,
-            },
-        )
-    }
-
-    /// Publishes both payloads on the reply topic from two connections
-    /// released by one barrier, and waits until the daemon has handled
-    /// both (recorded as an approval or refused).
-    pub(crate) fn race(&self, a: Vec<u8>, b: Vec<u8>) {
-        let barrier = Arc::new(std::sync::Barrier::new(2));
-        let handles: Vec<_> = [a, b]
-            .into_iter()
-            .map(|payload| {
-                let (barrier, port) = (barrier.clone(), self.broker.port);
-                let topic = self.request.reply_topic.clone();
-                std::thread::spawn(move || {
-                    let mut p = Publisher::connect(port);
-                    // Connected before the barrier, so both go out at once.
-                    assert!(p.publish("test/warmup", b"x".to_vec(), false));
-                    barrier.wait();
-                    assert!(p.publish(&topic, payload, false));
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().expect("publisher");
-        }
-        let db = open_db(&self.dir);
-        wait_until(Duration::from_secs(20), "both replies handled", || {
-            let recorded = db
-                .read()
-                .approvals(&self.request.intent)
-                .map_or(0, |a| a.len());
-            let refused = db.read().counter("refused_replies").unwrap_or(0) as usize;
-            recorded + refused == 2
-        });
-    }
-
-    pub(crate) fn state(&self) -> IntentState {
-        open_db(&self.dir)
-            .read()
-            .intent(&self.request.intent)
-            .expect("q")
-            .expect("row")
-            .state
-    }
-
-    /// Waits until nothing more can go upstream (no intent left unsent in
-    /// the outbox), then returns the intent ids seen upstream (one entry
-    /// per message, verified with the hub key).
-    pub(crate) fn upstream_settled(&self) -> Vec<String> {
-        let db = open_db(&self.dir);
-        wait_until(Duration::from_secs(20), "the outbox drained", || {
-            db.read().unsent_outbox().is_ok_and(|unsent| unsent == 0)
-                && self.state() != IntentState::Approved
-        });
-        // The relay marks a row sent only after the broker's PUBACK, so the
-        // message is at the broker; give it a moment to reach the watcher.
-        std::thread::sleep(Duration::from_millis(500));
-        let hub_key = hub_public_key(&self.dir);
-        self.watcher
-            .on(UPSTREAM)
-            .iter()
-            .map(|s| {
-                intent::verify_intent(&s.payload, &hub_key)
-                    .expect("verifies")
-                    .id
-            })
-            .collect()
-    }
-
-    /// The dead-letter reasons and the daemon log both carry `reason`.
-    pub(crate) fn refused_for(&self, reason: &str) {
-        let db = open_db(&self.dir);
-        let reasons: Vec<String> = db
-            .read()
-            .dead_letters(10)
-            .expect("dl")
-            .into_iter()
-            .map(|d| d.reason)
-            .collect();
-        assert_eq!(reasons.len(), 1, "{reasons:#?}");
-        assert!(reasons[0].contains(reason), "{reasons:#?}");
-        let log = self.daemon.log();
-        assert!(
-            log.lines()
-                .any(|l| l.contains("refused inbound message") && l.contains(reason)),
-            "no log line for {reason:?}"
-        );
-    }
-
-    pub(crate) fn finish(mut self) {
-        assert_eq!(self.daemon.terminate(), Some(0), "clean exit on SIGTERM");
-        ledger_verifies(&self.config);
-    }
 }
 
 /// Two members approve the same one-approval request at the same moment:
@@ -788,7 +248,7 @@ impl Household {
 /// message upstream.
 #[test]
 fn two_approvals_at_once_order_exactly_once() {
-    let h = Household::start("race-approve", 1);
+    let h = ApprovalRace::start("race-approve", 1);
     h.race(
         h.reply("alex", MemberVerdict::Approve),
         h.reply("sam", MemberVerdict::Approve),
@@ -800,10 +260,7 @@ fn two_approvals_at_once_order_exactly_once() {
         vec![h.request.intent.clone()],
         "one message, this intent"
     );
-    let approvals = open_db(&h.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 1, "{approvals:?}");
     h.refused_for("not awaiting approval");
     h.finish();
@@ -814,18 +271,15 @@ fn two_approvals_at_once_order_exactly_once() {
 /// table and the upstream agree.
 #[test]
 fn an_approval_and_a_denial_at_once_have_one_outcome() {
-    let h = Household::start("race-deny", 1);
+    let h = ApprovalRace::start("race-deny", 1);
     h.race(
         h.reply("alex", MemberVerdict::Approve),
         h.reply("sam", MemberVerdict::Deny),
     );
     let ids = h.upstream_settled();
-    let approvals = open_db(&h.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 1, "{approvals:?}");
-    let row = open_db(&h.dir)
+    let row = open_db(&h.home.dir)
         .read()
         .intent(&h.request.intent)
         .expect("q")
@@ -851,19 +305,16 @@ fn an_approval_and_a_denial_at_once_have_one_outcome() {
 /// recorded, the copy is refused as a replay, nothing is ordered.
 #[test]
 fn the_same_reply_twice_at_once_counts_once() {
-    let h = Household::start("race-dup", 2);
+    let h = ApprovalRace::start("race-dup", 2);
     let reply = h.reply("alex", MemberVerdict::Approve);
     h.race(reply.clone(), reply);
-    let approvals = open_db(&h.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 1, "{approvals:?}");
     h.refused_for("replayed reply: alex already answered");
     assert_eq!(h.state(), IntentState::AwaitingApproval);
     // Sam completes the quorum: exactly one order.
     mosquitto_pub(
-        h.broker.port,
+        h.home.broker.port(),
         &h.request.reply_topic,
         &h.reply("sam", MemberVerdict::Approve),
     );

@@ -7,7 +7,7 @@
 
 use crate::support::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -20,36 +20,7 @@ fn pub_as(
     payload: &[u8],
     tls: &[&str],
 ) -> bool {
-    use std::io::Write;
-    let mut cmd = Command::new("mosquitto_pub");
-    cmd.args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-q",
-        "1",
-        "-t",
-        topic,
-        "-s",
-    ]);
-    if let Some((user, pass)) = creds {
-        cmd.args(["-u", user, "-P", pass, "-i", user]);
-    }
-    cmd.args(tls);
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto_pub");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(payload)
-        .expect("write");
-    child.wait().expect("wait").success()
+    mosquitto_pub_as(port, creds, topic, payload, tls).0
 }
 
 fn passwd(file: &Path, user: &str, pass: &str) {
@@ -67,22 +38,6 @@ fn passwd(file: &Path, user: &str, pass: &str) {
     assert!(ok, "mosquitto_passwd {user}");
 }
 
-/// Adds `lines` to the `[mqtt]` table of a test configuration.
-fn add_mqtt_settings(config: &Path, lines: &str, url: Option<String>) {
-    let mut text = std::fs::read_to_string(config).expect("config");
-    text = text.replace("[mqtt]\n", &format!("[mqtt]\n{lines}"));
-    if let Some(url) = url {
-        let start = text.find("url = \"").expect("url");
-        let end = start + text[start..].find('\n').expect("eol");
-        text.replace_range(start..end, &format!("url = \"{url}\""));
-    }
-    std::fs::write(config, text).expect("write config");
-}
-
-fn counter(dir: &TempDir, name: &str) -> u64 {
-    open_db(dir).read().counter(name).expect("counter")
-}
-
 /// The shipped mosquitto configuration and ACL, with test ports and paths:
 /// larder authenticates with its password; an appliance may publish its own
 /// events, but neither another device's events nor an approval reply reach
@@ -93,8 +48,8 @@ fn with_the_shipped_acl_an_appliance_cannot_forge_what_larder_reads() {
         .expect("config/mosquitto/larder.conf");
     let acl = std::fs::read_to_string(Path::new(REPO).join("config/mosquitto/acl"))
         .expect("config/mosquitto/acl");
-    let clients_port = free_port();
-    let broker = Broker::start_with(|larder_port, dir| {
+    let clients_port = free_port().expect("a free port");
+    let broker = start_broker_with(|larder_port, dir| {
         std::fs::write(dir.join("larder.acl"), &acl).expect("acl");
         passwd(&dir.join("hub.passwd"), "larder", "larder-pw");
         for (user, pass) in [
@@ -139,44 +94,36 @@ fn with_the_shipped_acl_an_appliance_cannot_forge_what_larder_reads() {
             .join("\n")
             + "\n"
     });
-    let dir = TempDir::new("acl");
-    let config = write_config(
-        &dir,
-        &broker,
-        &Setup {
-            hub: "home".into(),
-            ..Setup::default()
-        },
-    );
+    let dir = temp_dir("acl");
     let pw = dir.join("mqtt.password");
     std::fs::write(&pw, "larder-pw\n").expect("password file");
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
-    add_mqtt_settings(
-        &config,
-        &format!(
-            "username = \"larder\"\npassword-file = \"{}\"\n",
-            pw.display()
-        ),
-        None,
-    );
+    let config = TestConfig::household()
+        .hub("home")
+        .set("mqtt", "password-file", format!("\"{}\"", pw.display()))
+        .set("mqtt", "username", "\"larder\"")
+        .write(&dir, &broker);
 
     // The broker really checks passwords: a wrong one is refused.
     assert!(!pub_as(
-        broker.port,
+        broker.port(),
         Some(("larder", "wrong")),
         "larder/home/status",
         b"x",
         &[]
     ));
-    let status = Recorder::start_as(
+    let status = watch_with(
         clients_port,
         &["larder/home/status".to_string()],
-        Some(("app-alex".into(), "alex-pw".into())),
+        &WatchOptions {
+            resume_session: true,
+            credentials: Some(("app-alex".into(), "alex-pw".into())),
+        },
     );
-    let mut daemon = Daemon::start(&config);
+    let mut daemon = start_daemon(&config);
     wait_until(
         Duration::from_secs(20),
         "larder online (password accepted)",
@@ -189,14 +136,6 @@ fn with_the_shipped_acl_an_appliance_cannot_forge_what_larder_reads() {
     );
     let fridge = Some(("fridge", "fridge-pw"));
     let fridge_topic = "larder/home/devices/fridge/events";
-    let stored = |seq: u64| {
-        let path = dir.join("state").join("larder.db");
-        move || {
-            larder::store::Store::open_readonly(&path)
-                .ok()
-                .is_some_and(|db| db.read().has_observation("fridge", 1, seq).unwrap_or(false))
-        }
-    };
 
     // Its own topic: stored.
     assert!(pub_as(
@@ -206,7 +145,9 @@ fn with_the_shipped_acl_an_appliance_cannot_forge_what_larder_reads() {
         &level_json("fridge", "milk", 1, 1, 2.0),
         &[]
     ));
-    wait_until(Duration::from_secs(20), "the fridge's own event", stored(1));
+    wait_until(Duration::from_secs(20), "the fridge's own event", || {
+        stored(&dir, "fridge", 1, 1)
+    });
 
     // Another device's topic and an approval reply: the broker drops them
     // (MQTT 3.1.1 has no refusal code; mosquitto acks and discards).
@@ -236,7 +177,9 @@ fn with_the_shipped_acl_an_appliance_cannot_forge_what_larder_reads() {
         &level_json("fridge", "milk", 1, 2, 1.9),
         &[]
     ));
-    wait_until(Duration::from_secs(20), "the barrier event", stored(2));
+    wait_until(Duration::from_secs(20), "the barrier event", || {
+        stored(&dir, "fridge", 1, 2)
+    });
     assert_eq!(
         counter(&dir, "messages"),
         2,
@@ -258,7 +201,7 @@ fn with_the_shipped_acl_an_appliance_cannot_forge_what_larder_reads() {
     });
     assert_eq!(counter(&dir, "messages"), 3);
     assert!(daemon.alive());
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
 }
 
 fn openssl(args: &[&str], dir: &Path) {
@@ -370,8 +313,8 @@ fn larder_connects_over_tls_with_a_client_certificate() {
         eprintln!("SKIPPED: openssl is not installed; the TLS test needs it to make certificates");
         return;
     }
-    let tls_port = free_port();
-    let broker = Broker::start_with(|port, dir| {
+    let tls_port = free_port().expect("a free port");
+    let broker = start_broker_with(|port, dir| {
         make_certificates(dir);
         format!(
             "{}listener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\n\
@@ -406,43 +349,34 @@ fn larder_connects_over_tls_with_a_client_certificate() {
         &["--cafile", &ca, "--cert", &cert, "--key", &key]
     ));
 
-    let dir = TempDir::new("tls");
-    let config = write_config(&dir, &broker, &Setup::default());
-    add_mqtt_settings(
-        &config,
-        &format!("ca-file = \"{ca}\"\nclient-cert = \"{cert}\"\nclient-key = \"{key}\"\n"),
-        Some(format!("mqtts://127.0.0.1:{tls_port}")),
-    );
-    let mut daemon = Daemon::start(&config);
+    let dir = temp_dir("tls");
+    let without_certificate = TestConfig::household()
+        .set("mqtt", "url", format!("\"mqtts://127.0.0.1:{tls_port}\""))
+        .set("mqtt", "ca-file", format!("\"{ca}\""));
+    let config = without_certificate
+        .clone()
+        .set("mqtt", "client-key", format!("\"{key}\""))
+        .set("mqtt", "client-cert", format!("\"{cert}\""))
+        .write(&dir, &broker);
+    let mut daemon = start_daemon(&config);
     wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
+    wait_online(broker.port(), "testhub");
     mosquitto_pub(
-        broker.port,
+        broker.port(),
         "larder/testhub/devices/fridge/events",
         &level_json("fridge", "milk", 1, 1, 2.0),
     );
-    let path = dir.join("state").join("larder.db");
     wait_until(
         Duration::from_secs(20),
         "an event received over TLS",
-        || {
-            larder::store::Store::open_readonly(&path)
-                .ok()
-                .is_some_and(|db| db.read().has_observation("fridge", 1, 1).unwrap_or(false))
-        },
+        || stored(&dir, "fridge", 1, 1),
     );
     assert!(daemon.alive());
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
 
     // Without the client certificate larder cannot get in (and says why).
-    let text = std::fs::read_to_string(&config).expect("config");
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("client-cert") && !l.starts_with("client-key"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&config, text).expect("config");
-    let mut daemon = Daemon::start(&config);
+    without_certificate.write(&dir, &broker);
+    let mut daemon = start_daemon(&config);
     wait_until(
         Duration::from_secs(20),
         "the refused TLS connection in the log",

@@ -1,6 +1,6 @@
 //! Command-line behaviour that needs no broker.
 
-use crate::support::{LARDER, TempDir};
+use crate::support::{LARDER, temp_dir};
 use std::process::Command;
 
 #[test]
@@ -44,7 +44,7 @@ fn a_missing_config_file_is_named() {
 
 #[test]
 fn keygen_writes_a_private_key_and_prints_the_public_one() {
-    let dir = TempDir::new("keygen");
+    let dir = temp_dir("keygen");
     let key = dir.join("alex.key");
     let out = Command::new(LARDER)
         .args(["keygen", "--name", "alex", "--out"])

@@ -5,180 +5,78 @@
 //! household instead of buying it.
 
 use crate::support::*;
-use larder::crypto::keys::{self, SigningKey};
 use larder::protocol::approval::ApprovalRequest;
 use larder::protocol::intent::{self, CancelReason, Upstream};
 use larder::store::IntentState;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-const UPSTREAM: &str = "larder/testhub/upstream/intents";
 const ACKS: &str = "larder/testhub/upstream/acks";
-const REQUESTS: &str = "larder/testhub/approvals/";
 
-/// A household with one member (alex, key in `alex.key`), a running
-/// daemon, and a watcher on the upstream and approval topics.
-struct Household {
-    broker: Broker,
-    dir: TempDir,
-    config: std::path::PathBuf,
-    watcher: Watcher,
-    hub_key: [u8; 32],
-    daemon: Daemon,
+/// The shared household with one member (alex) and a cancellation window
+/// of `cancel_window_hours`.
+fn household(tag: &str, cancel_window_hours: f64) -> Household {
+    Household::start_with(
+        tag,
+        &["alex"],
+        |config| config.set("rules", "cancel-window-hours", cancel_window_hours),
+        &[],
+    )
 }
 
-impl Household {
-    fn start(name: &str, cancel_window_hours: f64) -> Household {
-        let broker = Broker::start();
-        let dir = TempDir::new(name);
-        let alex = SigningKey::create(&dir.join("alex.key")).expect("key");
-        let setup = Setup {
-            members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
-            cancel_window_hours,
-            ..Setup::default()
-        };
-        let config = write_config(&dir, &broker, &setup);
-        let watcher = Watcher::start(broker.port, &[UPSTREAM.to_string(), format!("{REQUESTS}+")]);
-        let daemon = Daemon::start(&config);
-        let hub_key = hub_public_key(&dir);
-        wait_for_db(&dir);
-        wait_online(broker.port, "testhub");
-        Household {
-            broker,
-            dir,
-            config,
-            watcher,
-            hub_key,
-            daemon,
-        }
-    }
-
-    /// Low milk readings → an auto-approved intent, sent; returns its id.
-    fn auto_approved_milk(&self) -> String {
-        for (seq, level) in [(1, 1.0), (2, 0.6), (3, 0.3)] {
-            mosquitto_pub(
-                self.broker.port,
-                "larder/testhub/devices/fridge/events",
-                &level_json("fridge", "milk", 1, seq, level),
-            );
-        }
-        let first = self.wait_upstream(1);
-        let Upstream::Intent(intent) = &first[0] else {
-            panic!("expected an intent first, got {:?}", first[0]);
-        };
-        self.wait_state(&intent.id, IntentState::Sent);
-        intent.id.clone()
-    }
-
-    /// Waits for `n` messages upstream and verifies each with the hub key.
-    fn wait_upstream(&self, n: usize) -> Vec<Upstream> {
-        wait_until(
-            Duration::from_secs(20),
-            &format!("{n} messages upstream"),
-            || self.watcher.on(UPSTREAM).len() >= n,
-        );
-        self.watcher
-            .on(UPSTREAM)
-            .iter()
-            .map(|seen| intent::verify_upstream(&seen.payload, &self.hub_key).expect("verifies"))
-            .collect()
-    }
-
-    fn wait_state(&self, intent: &str, state: IntentState) {
-        let db = open_db(&self.dir);
-        wait_until(
-            Duration::from_secs(20),
-            &format!("intent {intent} {}", state.as_str()),
-            || {
-                db.read()
-                    .intent(intent)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|i| i.state == state)
-            },
-        );
-    }
-
-    fn larder(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(LARDER)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .expect("run larder");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    }
-
-    fn signed(&self, verb: &str, intent: &str) -> (bool, String) {
-        let key = self.dir.join("alex.key");
-        self.larder(&[verb, intent, "--key", path_str(&key)])
-    }
-
-    fn shop_ack(&self, json: &str) {
-        mosquitto_pub(self.broker.port, ACKS, json.as_bytes());
-    }
-
-    /// The retained approval requests (non-empty) seen so far, by intent.
-    fn request_for(&self, intent: &str) -> Option<ApprovalRequest> {
-        self.watcher
-            .on(&format!("{REQUESTS}{intent}"))
-            .iter()
-            .rev()
-            .find(|s| !s.payload.is_empty())
-            .map(|s| serde_json::from_slice(&s.payload).expect("request json"))
-    }
-
-    /// Waits until the relay has published everything queued, so a count
-    /// of what went upstream is final.
-    fn drained(&self) {
-        let db = open_db(&self.dir);
-        wait_until(Duration::from_secs(20), "the outbox drained", || {
-            db.read().unsent_outbox().ok() == Some(0)
-        });
-        std::thread::sleep(Duration::from_millis(300));
-    }
-
-    /// Waits for a dead letter whose reason contains `what`.
-    fn dead_letter_says(&self, what: &str) {
-        let db = open_db(&self.dir);
-        wait_until(Duration::from_secs(20), what, || {
-            db.read()
-                .dead_letters(20)
-                .unwrap_or_default()
-                .iter()
-                .any(|d| d.reason.contains(what))
-        });
-    }
-
-    fn ledger_verifies(&self) -> String {
-        let (ok, text) = self.larder(&["ledger", "verify"]);
-        assert!(ok, "ledger verify: {text}");
-        let (ok, shown) = self.larder(&["ledger", "show"]);
-        assert!(ok, "ledger show: {shown}");
-        shown
-    }
+/// Low milk readings → an auto-approved intent, sent; returns its id.
+fn auto_approved_milk(home: &Household) -> String {
+    milk_runs_low(home.broker.port());
+    let first = wait_upstream(home, 1);
+    let Upstream::Intent(intent) = &first[0] else {
+        panic!("expected an intent first, got {:?}", first[0]);
+    };
+    home.wait_state(&intent.id, IntentState::Sent);
+    intent.id.clone()
 }
 
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
+/// Waits for `n` messages upstream and verifies each with the hub key.
+fn wait_upstream(home: &Household, n: usize) -> Vec<Upstream> {
+    wait_until(
+        Duration::from_secs(20),
+        &format!("{n} messages upstream"),
+        || home.watcher.on(UPSTREAM).len() >= n,
+    );
+    let hub_key = hub_public_key(&home.dir);
+    home.watcher
+        .on(UPSTREAM)
+        .iter()
+        .map(|seen| intent::verify_upstream(&seen.payload, &hub_key).expect("verifies"))
+        .collect()
+}
+
+/// `larder VERB INTENT --key alex.key`.
+fn signed(home: &Household, verb: &str, intent: &str) -> (bool, String) {
+    let key = home.key_file("alex");
+    home.larder(&[verb, intent, "--key", path_str(&key)])
+}
+
+fn shop_ack(home: &Household, json: &str) {
+    mosquitto_pub(home.broker.port(), ACKS, json.as_bytes());
+}
+
+/// The latest retained approval request (non-empty) for `intent`.
+fn request_for(home: &Household, intent: &str) -> Option<ApprovalRequest> {
+    home.watcher
+        .on(&format!("{REQUESTS}{intent}"))
+        .iter()
+        .rev()
+        .find(|s| !s.payload.is_empty())
+        .map(|s| serde_json::from_slice(&s.payload).expect("request json"))
 }
 
 #[test]
 fn a_member_cancels_a_sent_intent_inside_the_window_and_the_shop_gets_a_signed_cancel() {
-    let mut home = Household::start("cancel", 2.0);
-    let id = home.auto_approved_milk();
+    let mut home = household("cancel", 2.0);
+    let id = auto_approved_milk(&home);
 
-    let (ok, text) = home.signed("cancel", &id);
+    let (ok, text) = signed(&home, "cancel", &id);
     assert!(ok, "larder cancel: {text}");
-    let upstream = home.wait_upstream(2);
+    let upstream = wait_upstream(&home, 2);
     match &upstream[1] {
         Upstream::Cancel(cancel) => {
             assert_eq!(cancel.id, id, "the same idempotency key");
@@ -190,7 +88,7 @@ fn a_member_cancels_a_sent_intent_inside_the_window_and_the_shop_gets_a_signed_c
     home.wait_state(&id, IntentState::Cancelled);
 
     // Cancelling again is refused with a reason, and nothing more leaves.
-    let (ok, text) = home.signed("cancel", &id);
+    let (ok, text) = signed(&home, "cancel", &id);
     assert!(ok, "the CLI publishes; the daemon decides: {text}");
     home.dead_letter_says("is cancelled; only a pending or sent intent");
     home.drained();
@@ -198,8 +96,11 @@ fn a_member_cancels_a_sent_intent_inside_the_window_and_the_shop_gets_a_signed_c
     let db = open_db(&home.dir);
 
     // A shop that goes on with it anyway gets the cancellation again.
-    home.shop_ack(&format!(r#"{{"intent":"{id}","status":"accepted"}}"#));
-    let upstream = home.wait_upstream(3);
+    shop_ack(
+        &home,
+        &format!(r#"{{"intent":"{id}","status":"accepted"}}"#),
+    );
+    let upstream = wait_upstream(&home, 3);
     assert!(
         matches!(&upstream[2], Upstream::Cancel(c) if c.id == id),
         "{:?}",
@@ -209,11 +110,7 @@ fn a_member_cancels_a_sent_intent_inside_the_window_and_the_shop_gets_a_signed_c
 
     // A request still waiting for approval is cancelled without anything
     // going upstream, and its retained request is cleared.
-    mosquitto_pub(
-        home.broker.port,
-        "larder/testhub/devices/washer/events",
-        &detergent_added(100.0),
-    );
+    mosquitto_pub(home.broker.port(), WASHER, &detergent_added(100.0));
     let mut pending = None;
     wait_until(Duration::from_secs(20), "a detergent request", || {
         pending = db.read().open_intent("detergent").ok().flatten();
@@ -222,9 +119,9 @@ fn a_member_cancels_a_sent_intent_inside_the_window_and_the_shop_gets_a_signed_c
     let pending = pending.expect("pending");
     assert_eq!(pending.state, IntentState::AwaitingApproval);
     wait_until(Duration::from_secs(20), "its request published", || {
-        home.request_for(&pending.id).is_some()
+        request_for(&home, &pending.id).is_some()
     });
-    let (ok, text) = home.signed("cancel", &pending.id);
+    let (ok, text) = signed(&home, "cancel", &pending.id);
     assert!(ok, "{text}");
     home.wait_state(&pending.id, IntentState::Cancelled);
     wait_until(Duration::from_secs(20), "the request cleared", || {
@@ -234,10 +131,10 @@ fn a_member_cancels_a_sent_intent_inside_the_window_and_the_shop_gets_a_signed_c
             .any(|s| s.payload.is_empty())
     });
     // A delivery for an intent that never left is refused.
-    home.shop_ack(&format!(
-        r#"{{"intent":"{}","status":"delivered"}}"#,
-        pending.id
-    ));
+    shop_ack(
+        &home,
+        &format!(r#"{{"intent":"{}","status":"delivered"}}"#, pending.id),
+    );
     home.dead_letter_says("before it ever left larder");
     home.drained();
     assert_eq!(home.watcher.on(UPSTREAM).len(), 3, "nothing more upstream");
@@ -251,11 +148,11 @@ fn a_member_cancels_a_sent_intent_inside_the_window_and_the_shop_gets_a_signed_c
 #[test]
 fn a_cancel_after_the_window_is_refused_and_the_order_stands() {
     // A one-second window (0.0003 h), then wait it out.
-    let home = Household::start("cancel-late", 0.0003);
-    let id = home.auto_approved_milk();
+    let home = household("cancel-late", 0.0003);
+    let id = auto_approved_milk(&home);
     std::thread::sleep(Duration::from_millis(2500));
 
-    let (ok, text) = home.signed("cancel", &id);
+    let (ok, text) = signed(&home, "cancel", &id);
     assert!(ok, "larder cancel: {text}");
     home.dead_letter_says("cancellation window");
     home.drained();
@@ -271,8 +168,8 @@ fn a_cancel_after_the_window_is_refused_and_the_order_stands() {
 
 #[test]
 fn the_price_guard_holds_a_dear_quote_or_a_substitute_for_the_household() {
-    let mut home = Household::start("guard", 2.0);
-    let id = home.auto_approved_milk();
+    let mut home = household("guard", 2.0);
+    let id = auto_approved_milk(&home);
     let db = open_db(&home.dir);
     let ceiling = db
         .read()
@@ -282,16 +179,20 @@ fn the_price_guard_holds_a_dear_quote_or_a_substitute_for_the_household() {
         .price_ceiling;
 
     // A quote within the ceiling changes nothing.
-    home.shop_ack(&format!(
-        r#"{{"intent":"{id}","status":"quoted","total":{ceiling},"currency":"EUR","product":"sku-milk"}}"#
-    ));
+    shop_ack(
+        &home,
+        &format!(
+            r#"{{"intent":"{id}","status":"quoted","total":{ceiling},"currency":"EUR","product":"sku-milk"}}"#
+        ),
+    );
     // Above it: held, a signed cancellation goes upstream, and a
     // replacement at the quoted price waits for a member.
     let dear = ceiling + 1.25;
-    home.shop_ack(&format!(
-        r#"{{"intent":"{id}","status":"quoted","total":{dear},"currency":"EUR"}}"#
-    ));
-    let upstream = home.wait_upstream(2);
+    shop_ack(
+        &home,
+        &format!(r#"{{"intent":"{id}","status":"quoted","total":{dear},"currency":"EUR"}}"#),
+    );
+    let upstream = wait_upstream(&home, 2);
     match &upstream[1] {
         Upstream::Cancel(cancel) => {
             assert_eq!(cancel.id, id);
@@ -308,9 +209,9 @@ fn the_price_guard_holds_a_dear_quote_or_a_substitute_for_the_household() {
     assert_eq!(replacement.state, IntentState::AwaitingApproval);
     assert!((replacement.price_ceiling - dear).abs() < 0.006);
     wait_until(Duration::from_secs(20), "the replacement's request", || {
-        home.request_for(&replacement.id).is_some()
+        request_for(&home, &replacement.id).is_some()
     });
-    let request = home.request_for(&replacement.id).expect("request");
+    let request = request_for(&home, &replacement.id).expect("request");
     assert!(
         request.why.iter().any(|w| w.contains("price guard")),
         "{:?}",
@@ -322,9 +223,9 @@ fn the_price_guard_holds_a_dear_quote_or_a_substitute_for_the_household() {
     assert!(pending.contains(&replacement.id), "{pending}");
     assert!(pending.contains("price guard"), "{pending}");
     // ...and approves it: a new intent at the quoted price goes out.
-    let (ok, text) = home.signed("approve", &replacement.id);
+    let (ok, text) = signed(&home, "approve", &replacement.id);
     assert!(ok, "{text}");
-    let upstream = home.wait_upstream(3);
+    let upstream = wait_upstream(&home, 3);
     let Upstream::Intent(reissued) = &upstream[2] else {
         panic!("expected the approved replacement, got {:?}", upstream[2]);
     };
@@ -333,11 +234,14 @@ fn the_price_guard_holds_a_dear_quote_or_a_substitute_for_the_household() {
     home.wait_state(&replacement.id, IntentState::Sent);
 
     // The shop then accepts it with another product: held again.
-    home.shop_ack(&format!(
-        r#"{{"intent":"{}","status":"accepted","product":"sku-oat-milk"}}"#,
-        replacement.id
-    ));
-    let upstream = home.wait_upstream(4);
+    shop_ack(
+        &home,
+        &format!(
+            r#"{{"intent":"{}","status":"accepted","product":"sku-oat-milk"}}"#,
+            replacement.id
+        ),
+    );
+    let upstream = wait_upstream(&home, 4);
     match &upstream[3] {
         Upstream::Cancel(cancel) => {
             assert_eq!(cancel.id, replacement.id);
@@ -355,10 +259,10 @@ fn the_price_guard_holds_a_dear_quote_or_a_substitute_for_the_household() {
     assert_eq!(substitute.state, IntentState::AwaitingApproval);
     // The shop delivers the held order after all: the substitute waiting
     // for the household is withdrawn (else the item would come twice).
-    home.shop_ack(&format!(
-        r#"{{"intent":"{}","status":"delivered"}}"#,
-        replacement.id
-    ));
+    shop_ack(
+        &home,
+        &format!(r#"{{"intent":"{}","status":"delivered"}}"#, replacement.id),
+    );
     home.wait_state(&replacement.id, IntentState::Delivered);
     home.wait_state(&substitute.id, IntentState::Cancelled);
     assert_eq!(db.read().counter("price_guard_holds").expect("counter"), 2);

@@ -6,13 +6,15 @@
 //! finished consumes nothing twice; malformed and field-missing payloads
 //! are dead-lettered with the reason and the daemon keeps going.
 
-use crate::support::{Broker, Publisher, TempDir, mosquitto_pub, wait_for, wait_online};
+use crate::support::*;
 use larder::store::Store;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// 2026-03-02T10:00:00Z.
 const T0: i64 = 1_772_445_600;
+/// The hub in `tests/fixtures/devices.toml` (the failpoints test waits for
+/// it), and its devices' topics.
+#[cfg(feature = "failpoints")]
 pub(crate) const HUB: &str = "devhub";
 const PLUG: &str = "zigbee2mqtt/Washer plug";
 const SCALE: &str = "tele/fridge-scale/SENSOR";
@@ -29,137 +31,13 @@ pub(crate) fn data(name: &str) -> Vec<u8> {
     .expect("fixture")
 }
 
-fn item(id: &str, unit: &str, device: &str, slot: &str, extra: &str) -> String {
-    format!(
-        r#"
-[[items]]
-id = "{id}"
-name = "{id}"
-unit = "{unit}"
-package-size = 1000
-product = "sku-{id}"
-price = 3.0
-category = "food"
-device = "{device}"
-slot = "{slot}"
-noise = 5
-{extra}
-"#
+/// A device of every ecosystem, each measuring an item
+/// (`tests/fixtures/devices.toml`), and one member.
+pub(crate) fn devices_config() -> TestConfig {
+    TestConfig::fixture("devices").member(
+        "alex",
+        &larder::crypto::keys::SigningKey::generate().public_key(),
     )
-}
-
-pub(crate) fn write_config(dir: &TempDir, broker: &Broker) -> std::path::PathBuf {
-    let member =
-        larder::crypto::keys::to_hex(&larder::crypto::keys::SigningKey::generate().public_key());
-    let items = [
-        item("milk", "ml", "fridge-scale", "weight", ""),
-        item(
-            "detergent",
-            "ml",
-            "washer-plug",
-            "cycle",
-            "measure = \"consumption\"",
-        ),
-        item(
-            "softener",
-            "ml",
-            "shelly-washer",
-            "cycle",
-            "measure = \"consumption\"",
-        ),
-        item("rice", "g", "rice-scale", "weight", ""),
-        item(
-            "tabs",
-            "pcs",
-            "hc-washer",
-            "cycle",
-            "measure = \"consumption\"",
-        ),
-        item(
-            "idos-detergent",
-            "ml",
-            "hc-washer",
-            "idos1",
-            "min-level = 100",
-        ),
-        item("flour", "g", "shelf", "weight", ""),
-    ]
-    .concat();
-    let text = format!(
-        r#"
-[hub]
-id = "{HUB}"
-state-dir = "{state}"
-timezone = "UTC"
-
-[mqtt]
-url = "{url}"
-client-id = "larder-{HUB}"
-
-[[devices]]
-id = "fridge-scale"
-topic = "{SCALE}"
-format = "tasmota"
-[devices.scale]
-tare-kg = 0.1
-units-per-kg = 1000
-median-of = 1
-
-[[devices]]
-id = "washer-plug"
-topic = "{PLUG}"
-format = "zigbee2mqtt"
-[devices.washer]
-dose = 75
-
-[[devices]]
-id = "shelly-washer"
-topic = "{SHELLY}"
-format = "shelly"
-[devices.washer]
-dose = 40
-
-[[devices]]
-id = "rice-scale"
-topic = "{ESPHOME}"
-format = "esphome"
-unit = "g"
-[devices.scale]
-units-per-kg = 1000
-median-of = 1
-
-[[devices]]
-id = "hc-washer"
-topic = "{HOMECONNECT}"
-format = "homeconnect"
-[devices.washer]
-dose = 1
-
-[[devices]]
-id = "shelf"
-topic = "{SHELF}"
-format = "json-path"
-field = "sensors.shelf.0.grams"
-unit = "g"
-[devices.scale]
-units-per-kg = 1000
-median-of = 1
-{items}
-[[members]]
-name = "alex"
-public-key = "{member}"
-
-[rules]
-currency = "EUR"
-auto-approve-up-to = 0
-default-category = "ask"
-"#,
-        state = dir.join("state").display(),
-        url = broker.url(),
-    );
-    let path = dir.join("larder.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
 }
 
 pub(crate) fn observations(db: &Store, item: &str) -> Vec<(String, f64, i64)> {
@@ -199,31 +77,15 @@ async fn publish(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ecosystems_payloads_become_observations_and_a_wash_trace_one_dose() {
-    let broker = Broker::start();
-    let dir = TempDir::new("devices");
-    let path = write_config(&dir, &broker);
-    let config = larder::config::Config::load(&path).expect("config");
-    let clock = Arc::new(larder::clock::ManualClock::new(T0));
-    let running = larder::daemon::start(
-        config,
-        clock.clone(),
-        larder::daemon::Options {
-            tick_every: None,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("daemon");
-    let port = broker.port;
-    tokio::task::spawn_blocking(move || wait_online(port, HUB))
-        .await
-        .expect("online");
+    let DevicesRig {
+        broker,
+        dir: _dir,
+        path: _path,
+        daemon: InProcessDaemon { running, clock },
+        mut publisher,
+    } = DevicesRig::start("devices").await;
+    let port = broker.port();
     let db = Store::open_readonly(running.database()).expect("db");
-    let mut publisher = Some(
-        tokio::task::spawn_blocking(move || Publisher::connect(port))
-            .await
-            .expect("publisher"),
-    );
 
     // Tasmota HX711: 1.236 kg gross, 0.1 kg tare → 1136 ml of milk.
     publish(&mut publisher, &running, SCALE, data("tasmota-hx711.json")).await;
@@ -416,95 +278,47 @@ async fn every_ecosystems_payloads_become_observations_and_a_wash_trace_one_dose
         Some(1136.0),
         "still ingesting after refusals"
     );
-    // The publisher owns a runtime: drop it off the async context.
-    let publisher = publisher.take();
-    tokio::task::spawn_blocking(move || drop(publisher))
-        .await
-        .expect("drop publisher");
+    drop(publisher);
     running.stop().await.expect("stop");
-}
-
-/// Runs the `larder` binary with `--config`.
-fn larder_cli(config: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(crate::support::LARDER)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("LARDER_LOG", "warn")
-        .output()
-        .expect("run larder")
-}
-
-/// Whether any file under `dir` holds `needle`.
-fn files_hold(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
-    let mut hits = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    hits
 }
 
 /// The daemon in process on the devices configuration, on a manual clock
 /// at `T0`, online, and a publisher.
-struct Setup {
-    _broker: Broker,
-    dir: TempDir,
+struct DevicesRig {
+    broker: Broker,
+    dir: ScratchDir,
     path: std::path::PathBuf,
-    clock: Arc<larder::clock::ManualClock>,
-    running: larder::daemon::Running,
+    daemon: InProcessDaemon,
     publisher: Option<Publisher>,
 }
 
-async fn setup(tag: &str) -> Setup {
-    let broker = Broker::start();
-    let dir = TempDir::new(tag);
-    let path = write_config(&dir, &broker);
-    let config = larder::config::Config::load(&path).expect("config");
-    let clock = Arc::new(larder::clock::ManualClock::new(T0));
-    let running = larder::daemon::start(
-        config,
-        clock.clone(),
-        larder::daemon::Options {
-            tick_every: None,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("daemon");
-    let port = broker.port;
-    tokio::task::spawn_blocking(move || wait_online(port, HUB))
-        .await
-        .expect("online");
-    let publisher = Some(
-        tokio::task::spawn_blocking(move || Publisher::connect(port))
-            .await
-            .expect("publisher"),
-    );
-    Setup {
-        _broker: broker,
-        dir,
-        path,
-        clock,
-        running,
-        publisher,
+impl DevicesRig {
+    async fn start(tag: &str) -> DevicesRig {
+        let broker = start_broker();
+        let dir = temp_dir(tag);
+        let path = devices_config().write(&dir, &broker);
+        let config = larder::config::Config::load(&path).expect("config");
+        let daemon = daemon::start(config, T0).await;
+        let publisher = Some(Publisher::connect(broker.port()));
+        DevicesRig {
+            broker,
+            dir,
+            path,
+            daemon,
+            publisher,
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures() {
-    let Setup {
-        _broker,
+    let DevicesRig {
+        broker: _broker,
         dir,
         path,
-        clock,
-        running,
+        daemon: InProcessDaemon { running, clock },
         mut publisher,
-    } = setup("devices-forget").await;
+    } = DevicesRig::start("devices-forget").await;
     // The milk scale and the detergent plug each get a state row.
     publish(
         &mut publisher,
@@ -521,22 +335,19 @@ async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures
         br#"{"power":321.789,"state":"ON"}"#.to_vec(),
     )
     .await;
-    let publisher = publisher.take();
-    tokio::task::spawn_blocking(move || drop(publisher))
-        .await
-        .expect("drop publisher");
+    drop(publisher);
     running.stop().await.expect("stop");
 
     // Sealed: the scale's window (contents 1.4432109 kg) and the plug's
     // last power are in no file of the state directory.
     let state_dir = dir.join("state");
     for needle in ["1.4432109", "321.789", "\"window\"", "last_watts"] {
-        let hits = files_hold(&state_dir, needle.as_bytes());
+        let (_, _, hits) = scan(&state_dir, &[(needle.to_owned(), needle.into())]);
         assert!(hits.is_empty(), "{needle} in {hits:?}");
     }
     // `larder export` has both, decrypted.
     let export = |what: &str| -> serde_json::Value {
-        let out = larder_cli(&path, &["export"]);
+        let out = larder(&path, &["export"]);
         assert!(
             out.status.success(),
             "export {what}: {}",
@@ -563,7 +374,7 @@ async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures
 
     // Forgetting the milk erases the state of the scale that measures it,
     // not the plug's.
-    let out = larder_cli(&path, &["forget", "--item", "milk", "--yes"]);
+    let out = larder(&path, &["forget", "--item", "milk", "--yes"]);
     assert!(
         out.status.success(),
         "{}{}",
@@ -584,7 +395,7 @@ async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures
     assert_eq!(doc["device_state"][0]["device"], "washer-plug");
 
     // Forgetting the household erases every device's state.
-    let out = larder_cli(&path, &["forget", "--all", "--yes"]);
+    let out = larder(&path, &["forget", "--all", "--yes"]);
     assert!(
         out.status.success(),
         "{}",
@@ -595,14 +406,13 @@ async fn device_state_is_sealed_exported_and_forgotten_with_the_item_it_measures
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_home_connect_event_soon_after_is_one_wash_and_later_a_second() {
-    let Setup {
-        _broker,
+    let DevicesRig {
+        broker: _broker,
         dir: _dir,
         path: _path,
-        clock,
-        running,
+        daemon: InProcessDaemon { running, clock },
         mut publisher,
-    } = setup("devices-hc-twice").await;
+    } = DevicesRig::start("devices-hc-twice").await;
     let db = Store::open_readonly(running.database()).expect("db");
     // hcpy's flattened object has no timestamp: larder dates it on receipt.
     let finished = data("homeconnect-hcpy.json");
@@ -634,9 +444,6 @@ async fn the_same_home_connect_event_soon_after_is_one_wash_and_later_a_second()
         observations(&db, "tabs"),
         vec![("consumed".into(), 1.0, t1), ("consumed".into(), 1.0, t2)]
     );
-    let publisher = publisher.take();
-    tokio::task::spawn_blocking(move || drop(publisher))
-        .await
-        .expect("drop publisher");
+    drop(publisher);
     running.stop().await.expect("stop");
 }

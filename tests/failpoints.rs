@@ -7,7 +7,7 @@
 //!
 //! `cargo test --features failpoints --test integration failpoints`
 
-use crate::attacks::Household;
+use crate::attacks::ApprovalRace;
 use crate::faults::flush_with_sentinel;
 use crate::support::*;
 use larder::protocol::approval::MemberVerdict;
@@ -15,8 +15,6 @@ use larder::store::IntentState;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-const FRIDGE: &str = "larder/testhub/devices/fridge/events";
-const UPSTREAM: &str = "larder/testhub/upstream/intents";
 const EPOCH: u64 = 7;
 
 /// What a crash-and-restart run produced.
@@ -32,17 +30,17 @@ fn crash_at(point: &str) -> Books {
         larder::daemon::failpoints::POINTS.contains(&point),
         "{point}"
     );
-    let broker = Broker::start();
-    let dir = TempDir::new(&format!("fp-{point}"));
-    let config = write_config(&dir, &broker, &Setup::default());
-    let recorder = Recorder::start(broker.port, &[UPSTREAM.to_string()]);
-    let mut daemon = Daemon::start_env(&config, &[("FAILPOINTS", &format!("{point}=return"))]);
+    let broker = start_broker();
+    let dir = temp_dir(&format!("fp-{point}"));
+    let config = TestConfig::household().write(&dir, &broker);
+    let recorder = watch_across_restarts(broker.port(), &[UPSTREAM.to_string()]);
+    let mut daemon = start_daemon_env(&config, &[("FAILPOINTS", &format!("{point}=return"))]);
     wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
+    wait_online(broker.port(), "testhub");
     // Milk falls from 3 l to 0.2 l by seq 30: an auto-approved intent is
     // decided (and the relay crash points reached) mid-stream.
-    let device = Device::start(
-        broker.port,
+    let device = RetryingDevice::start(
+        broker.port(),
         FRIDGE,
         EPOCH,
         1..=60,
@@ -54,19 +52,18 @@ fn crash_at(point: &str) -> Books {
         &format!("the daemon to abort at {point}"),
         || !daemon.alive(),
     );
-    let status = daemon.child.wait().expect("status");
+    let status = daemon.wait().expect("status");
     assert_eq!(status.signal(), Some(6), "SIGABRT at {point}: {status:?}");
     assert!(
         daemon.log().contains("failpoint hit"),
         "no failpoint log line:\n{}",
         daemon.log()
     );
-    let mut daemon = Daemon::start(&config);
+    let mut daemon = start_daemon(&config);
     let acked = device.join();
     assert_eq!(acked.len(), 60, "the broker took every event");
-    flush_with_sentinel(broker.port, &dir, EPOCH, 61);
-    let path = dir.join("state").join("larder.db");
-    let t = tally(&path, "fridge", EPOCH, &acked);
+    flush_with_sentinel(broker.port(), &dir, EPOCH, 61);
+    let t = tally(&db_path(&dir), "fridge", EPOCH, &acked);
     assert!(t.lost.is_empty(), "{point}: lost {:?}", t.lost);
     assert_eq!(t.stored, 61, "{point}: each event stored once (+ sentinel)");
 
@@ -108,7 +105,7 @@ fn crash_at(point: &str) -> Books {
         "failpoint {point}: acked {}, lost 0, stored {}, upstream messages {}, duplicates {}",
         t.acked, t.stored, books.messages, books.duplicates
     );
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
     books
 }
 
@@ -149,9 +146,14 @@ fn failpoints_crash_after_puback_before_marking_sent() {
 /// The daemon's writer pauses (2 s) on the first race reply, so both
 /// replies of a race land in one batch, i.e. one transaction; returns the
 /// household once both are handled. Asserts they did share a batch.
-fn race_in_one_batch(tag: &str, approvals: u32, a: MemberVerdict, b: MemberVerdict) -> Household {
+fn race_in_one_batch(
+    tag: &str,
+    approvals: u32,
+    a: MemberVerdict,
+    b: MemberVerdict,
+) -> ApprovalRace {
     // Batch 1 is the washer event; the pause hits batch 2 only.
-    let h = Household::start_env(
+    let h = ApprovalRace::start_env(
         tag,
         approvals,
         &[(
@@ -161,7 +163,7 @@ fn race_in_one_batch(tag: &str, approvals: u32, a: MemberVerdict, b: MemberVerdi
     );
     let (first, second) = (h.reply("alex", a), h.reply("sam", b));
     h.race(first, second);
-    let log = h.daemon.log();
+    let log = h.home.daemon.log();
     assert!(
         log.lines()
             .any(|l| l.contains("batch committed") && l.contains("messages=2")),
@@ -189,10 +191,7 @@ fn failpoints_two_approvals_in_one_batch_order_exactly_once() {
     let ids = h.upstream_settled();
     assert_eq!(h.state(), IntentState::Sent);
     assert_eq!(ids, vec![h.request.intent.clone()]);
-    let approvals = open_db(&h.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 1, "{approvals:?}");
     h.refused_for("not awaiting approval");
     h.finish();
@@ -209,10 +208,7 @@ fn failpoints_approve_and_deny_in_one_batch_have_one_outcome() {
         MemberVerdict::Deny,
     );
     let ids = h.upstream_settled();
-    let approvals = open_db(&h.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 1, "{approvals:?}");
     match approvals[0].verdict.as_str() {
         "approve" => {
@@ -241,10 +237,7 @@ fn failpoints_a_quorum_completed_in_one_batch_orders_once() {
     let ids = h.upstream_settled();
     assert_eq!(h.state(), IntentState::Sent);
     assert_eq!(ids, vec![h.request.intent.clone()]);
-    let approvals = open_db(&h.dir)
-        .read()
-        .approvals(&h.request.intent)
-        .expect("a");
+    let approvals = h.approvals();
     assert_eq!(approvals.len(), 2, "{approvals:?}");
     h.finish();
 }
@@ -256,24 +249,23 @@ fn failpoints_a_quorum_completed_in_one_batch_orders_once() {
 /// device's recent payloads and counts a duplicate, not a second wash.
 #[test]
 fn failpoints_a_redelivered_adapter_payload_is_taken_once() {
-    use crate::devices::{HOMECONNECT, HUB, data, observations, write_config};
-    let broker = Broker::start();
-    let dir = TempDir::new("fp-adapter-redelivery");
-    let config = write_config(&dir, &broker);
-    let mut daemon =
-        Daemon::start_env(&config, &[("FAILPOINTS", "after_commit_before_ack=return")]);
+    use crate::devices::{HOMECONNECT, HUB, data, devices_config, observations};
+    let broker = start_broker();
+    let dir = temp_dir("fp-adapter-redelivery");
+    let config = devices_config().write(&dir, &broker);
+    let mut daemon = start_daemon_env(&config, &[("FAILPOINTS", "after_commit_before_ack=return")]);
     wait_for_db(&dir);
-    wait_online(broker.port, HUB);
-    mosquitto_pub(broker.port, HOMECONNECT, &data("homeconnect-hcpy.json"));
+    wait_online(broker.port(), HUB);
+    mosquitto_pub(broker.port(), HOMECONNECT, &data("homeconnect-hcpy.json"));
     wait_until(
         Duration::from_secs(30),
         "the daemon to abort after the commit",
         || !daemon.alive(),
     );
-    let status = daemon.child.wait().expect("status");
+    let status = daemon.wait().expect("status");
     assert_eq!(status.signal(), Some(6), "SIGABRT: {status:?}");
 
-    let _daemon = Daemon::start(&config);
+    let _daemon = start_daemon(&config);
     let db = open_db(&dir);
     wait_until(Duration::from_secs(30), "the redelivery recognised", || {
         db.read().counter("duplicates").ok() == Some(1)

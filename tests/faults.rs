@@ -2,9 +2,9 @@
 //! stopped under load; the daemon killed at random points; the disk full;
 //! a corrupt database at boot; upstream unreachable.
 //!
-//! Every scenario keeps Jepsen-style books: a `Device` records each event
-//! the broker PUBACKed (from then on the broker owns it), a `Recorder`
-//! records every intent that went upstream. At the end, lost = acked but
+//! Every scenario keeps Jepsen-style books: a `RetryingDevice` records each event
+//! the broker PUBACKed (from then on the broker owns it), a `Watcher` on a
+//! persistent session records every intent that went upstream. At the end, lost = acked but
 //! not in the database; duplicated = distinct intent ids per product > 1
 //! (observations cannot be duplicated: `UNIQUE (device, epoch, seq)`).
 //! Figures are printed (`--nocapture`) for docs/reliability.md.
@@ -15,50 +15,42 @@
 use crate::support::*;
 use std::time::{Duration, Instant};
 
-const FRIDGE: &str = "larder/testhub/devices/fridge/events";
-const UPSTREAM: &str = "larder/testhub/upstream/intents";
-
-fn db_path(dir: &TempDir) -> std::path::PathBuf {
-    dir.join("state").join("larder.db")
-}
-
-fn counter(dir: &TempDir, name: &str) -> u64 {
-    open_db(dir).read().counter(name).expect("counter")
-}
-
 /// A small random number below `n` (test scheduling only).
 fn random_below(n: u64) -> u64 {
     u64::from(u32::from_le_bytes(larder::crypto::keys::random_bytes::<4>())) % n.max(1)
 }
 
 /// Starts a broker (autosave every `autosave` s), a configured daemon and
-/// an upstream recorder; returns once the daemon is online.
-fn setup(tag: &str, autosave: u32) -> (Broker, TempDir, std::path::PathBuf, Daemon, Recorder) {
-    let broker = Broker::start_with(|port, dir| default_broker_conf(port, dir, autosave));
-    let dir = TempDir::new(tag);
-    let config = write_config(&dir, &broker, &Setup::default());
-    let recorder = Recorder::start(broker.port, &[UPSTREAM.to_string()]);
-    let daemon = Daemon::start(&config);
+/// an upstream recorder that survives broker restarts; returns once the
+/// daemon is online.
+fn setup(
+    tag: &str,
+    autosave: u32,
+) -> (
+    Broker,
+    ScratchDir,
+    std::path::PathBuf,
+    DaemonProcess,
+    Watcher,
+) {
+    let broker = start_broker_autosave(autosave);
+    let dir = temp_dir(tag);
+    let config = TestConfig::household().write(&dir, &broker);
+    let recorder = watch_across_restarts(broker.port(), &[UPSTREAM.to_string()]);
+    let daemon = start_daemon(&config);
     wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
+    wait_online(broker.port(), "testhub");
     (broker, dir, config, daemon, recorder)
 }
 
 /// Publishes one more event after the stream and waits until it is
 /// stored: everything the broker still had for the daemon was delivered
 /// before it (one session, in order).
-pub(crate) fn flush_with_sentinel(port: u16, dir: &TempDir, epoch: u64, seq: u64) {
+pub(crate) fn flush_with_sentinel(port: u16, dir: &ScratchDir, epoch: u64, seq: u64) {
     let mut p = Publisher::connect(port);
     assert!(p.publish(FRIDGE, level_json("fridge", "milk", epoch, seq, 2.0), false));
-    let path = db_path(dir);
     wait_until(Duration::from_secs(60), "the sentinel event stored", || {
-        larder::store::Store::open_readonly(&path)
-            .ok()
-            .is_some_and(|db| {
-                db.read()
-                    .has_observation("fridge", epoch, seq)
-                    .unwrap_or(false)
-            })
+        stored(dir, "fridge", epoch, seq)
     });
 }
 
@@ -69,8 +61,8 @@ pub(crate) fn flush_with_sentinel(port: u16, dir: &TempDir, epoch: u64, seq: u64
 fn graceful_broker_restarts_under_load_lose_nothing_and_the_daemon_resubscribes() {
     let (mut broker, dir, _config, mut daemon, _recorder) = setup("brestart", 1);
     let started = Instant::now();
-    let device = Device::start(
-        broker.port,
+    let device = RetryingDevice::start(
+        broker.port(),
         FRIDGE,
         1,
         1..=400,
@@ -80,7 +72,7 @@ fn graceful_broker_restarts_under_load_lose_nothing_and_the_daemon_resubscribes(
     let mut restarts = 0;
     while !device.finished() && restarts < 4 {
         std::thread::sleep(Duration::from_millis(200 + random_below(200)));
-        broker.restart();
+        broker.restart().expect("broker restart");
         restarts += 1;
     }
     let acked = device.join();
@@ -101,11 +93,11 @@ fn graceful_broker_restarts_under_load_lose_nothing_and_the_daemon_resubscribes(
 
     // Broker state wiped: no session for larder, so only a fresh subscribe
     // (made on every CONNACK) lets the next event in.
-    broker.stop();
+    broker.stop().expect("broker stop");
     std::fs::remove_file(broker.dir().join("mosquitto.db")).expect("broker persistence file");
-    broker.resume();
-    wait_online(broker.port, "testhub");
-    flush_with_sentinel(broker.port, &dir, 1, 401);
+    broker.resume().expect("broker resume");
+    wait_online(broker.port(), "testhub");
+    flush_with_sentinel(broker.port(), &dir, 1, 401);
     assert!(
         daemon.log().contains("broker has no session for us"),
         "the lost session is logged"
@@ -119,8 +111,8 @@ fn graceful_broker_restarts_under_load_lose_nothing_and_the_daemon_resubscribes(
 #[test]
 fn broker_kill9_under_load_loses_only_what_the_gap_counter_reports() {
     let (mut broker, dir, _config, mut daemon, _recorder) = setup("bkill", 1);
-    let device = Device::start(
-        broker.port,
+    let device = RetryingDevice::start(
+        broker.port(),
         FRIDGE,
         2,
         1..=400,
@@ -131,11 +123,11 @@ fn broker_kill9_under_load_loses_only_what_the_gap_counter_reports() {
     while !device.finished() && kills < 3 {
         std::thread::sleep(Duration::from_millis(150 + random_below(300)));
         broker.kill9();
-        broker.resume();
+        broker.resume().expect("broker resume");
         kills += 1;
     }
     let acked = device.join();
-    flush_with_sentinel(broker.port, &dir, 2, 401);
+    flush_with_sentinel(broker.port(), &dir, 2, 401);
     let t = tally(&db_path(&dir), "fridge", 2, &acked);
     let missing = counter(&dir, "sequence_missing");
     eprintln!(
@@ -161,10 +153,10 @@ fn broker_kill9_under_load_loses_only_what_the_gap_counter_reports() {
 /// sequence_missing) once the next event has been stored.
 fn persistence_window(tag: &str, autosave: u32, wait: Duration, queued: u64) -> (usize, u64, u64) {
     let (mut broker, dir, config, mut daemon, _recorder) = setup(tag, autosave);
-    flush_with_sentinel(broker.port, &dir, 3, 1);
-    assert_eq!(daemon.terminate(), Some(0));
-    let device = Device::start(
-        broker.port,
+    flush_with_sentinel(broker.port(), &dir, 3, 1);
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
+    let device = RetryingDevice::start(
+        broker.port(),
         FRIDGE,
         3,
         2..=queued + 1,
@@ -175,11 +167,11 @@ fn persistence_window(tag: &str, autosave: u32, wait: Duration, queued: u64) -> 
     assert_eq!(acked.len() as u64, queued);
     std::thread::sleep(wait);
     broker.kill9();
-    broker.resume();
-    let mut daemon = Daemon::start(&config);
-    wait_online(broker.port, "testhub");
+    broker.resume().expect("broker resume");
+    let mut daemon = start_daemon(&config);
+    wait_online(broker.port(), "testhub");
     // The device carries on after the crash; the next event reveals the hole.
-    flush_with_sentinel(broker.port, &dir, 3, queued + 2);
+    flush_with_sentinel(broker.port(), &dir, 3, queued + 2);
     let t = tally(&db_path(&dir), "fridge", 3, &acked);
     assert!(daemon.alive());
     (
@@ -218,24 +210,18 @@ fn broker_kill9_inside_the_autosave_window_loses_events_and_larder_counts_them()
 #[test]
 fn broker_down_for_a_while_the_daemon_backs_off_and_recovers() {
     let (mut broker, dir, _config, mut daemon, _recorder) = setup("bdown", 1);
-    let pid = daemon.pid();
-    let before = cpu_time(pid);
-    broker.stop();
+    let before = daemon.cpu_time().expect("cpu time");
+    broker.stop().expect("broker stop");
     std::thread::sleep(Duration::from_secs(6));
-    let used = cpu_time(pid) - before;
-    broker.resume();
+    let used = daemon.cpu_time().expect("cpu time") - before;
+    broker.resume().expect("broker resume");
     let back = Instant::now();
-    let mut p = Publisher::connect(broker.port);
+    let mut p = Publisher::connect(broker.port());
     assert!(p.publish(FRIDGE, level_json("fridge", "milk", 4, 1, 2.0), false));
-    let path = db_path(&dir);
     wait_until(
         Duration::from_secs(90),
         "an event stored after the outage",
-        || {
-            larder::store::Store::open_readonly(&path)
-                .ok()
-                .is_some_and(|db| db.read().has_observation("fridge", 4, 1).unwrap_or(false))
-        },
+        || stored(&dir, "fridge", 4, 1),
     );
     let recovered = back.elapsed();
     eprintln!(
@@ -261,8 +247,8 @@ fn daemon_kill9_at_random_points_loses_nothing_and_doubles_no_intent() {
     // Milk falls to nearly empty about 40 % into the run, so the intent is
     // decided and sent while the kills go on.
     let low_at = 40 * kills;
-    let device = Device::start(
-        broker.port,
+    let device = RetryingDevice::start(
+        broker.port(),
         FRIDGE,
         5,
         1..=u64::MAX,
@@ -275,10 +261,10 @@ fn daemon_kill9_at_random_points_loses_nothing_and_doubles_no_intent() {
         std::thread::sleep(Duration::from_millis(random_below(400)));
         daemon.kill9();
         if restart_every > 0 && kill % restart_every == 0 {
-            broker.restart();
+            broker.restart().expect("broker restart");
             broker_restarted += 1;
         }
-        daemon = Daemon::start(&config);
+        daemon = start_daemon(&config);
     }
     // Past the low point with some margin, so the intent had its chance.
     wait_until(Duration::from_secs(120), "the stream past low milk", || {
@@ -287,7 +273,7 @@ fn daemon_kill9_at_random_points_loses_nothing_and_doubles_no_intent() {
     device.stop();
     let acked = device.join();
     let last = acked.last().copied().unwrap_or(0);
-    flush_with_sentinel(broker.port, &dir, 5, last + 1);
+    flush_with_sentinel(broker.port(), &dir, 5, last + 1);
     let t = tally(&db_path(&dir), "fridge", 5, &acked);
     wait_until(Duration::from_secs(30), "an intent upstream", || {
         !recorder.on(UPSTREAM).is_empty()
@@ -337,15 +323,15 @@ fn daemon_kill9_at_random_points_loses_nothing_and_doubles_no_intent() {
 #[test]
 fn disk_full_stops_acks_keeps_events_at_the_broker_and_recovers_without_loss() {
     let (broker, dir, config, mut daemon, _recorder) = setup("diskfull", 1);
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
     let pages: i64 = rusqlite::Connection::open(db_path(&dir))
         .expect("open")
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .expect("page_count");
     let cap = (pages + 2).to_string();
-    let mut daemon = Daemon::start_env(&config, &[("LARDER_MAX_DB_PAGES", &cap)]);
-    wait_online(broker.port, "testhub");
-    let device = Device::start(broker.port, FRIDGE, 6, 1..=600, Duration::ZERO, |_| 2.5);
+    let mut daemon = start_daemon_env(&config, &[("LARDER_MAX_DB_PAGES", &cap)]);
+    wait_online(broker.port(), "testhub");
+    let device = RetryingDevice::start(broker.port(), FRIDGE, 6, 1..=600, Duration::ZERO, |_| 2.5);
     let acked = device.join();
     assert_eq!(acked.len(), 600, "the broker accepts while larder is full");
     wait_until(
@@ -368,13 +354,13 @@ fn disk_full_stops_acks_keeps_events_at_the_broker_and_recovers_without_loss() {
     let stop = Instant::now();
     assert_eq!(
         daemon.terminate(),
-        Some(0),
+        Ok(Some(0)),
         "SIGTERM while the disk is full"
     );
     let stop_took = stop.elapsed();
 
     // Space is back: every event the broker kept arrives.
-    let daemon = Daemon::start(&config);
+    let daemon = start_daemon(&config);
     let t = settle(&db_path(&dir), 6, &acked, Duration::from_secs(60));
     eprintln!(
         "faults(e): db capped at {cap} pages: {stored_while_full} of 600 stored while full, SIGTERM took {stop_took:?}; after restart lost {}, stored {}",
@@ -393,18 +379,18 @@ fn disk_full_stops_acks_keeps_events_at_the_broker_and_recovers_without_loss() {
 #[test]
 fn a_corrupt_database_at_boot_is_quarantined_and_the_daemon_keeps_running() {
     for damage in ["garbage-file", "damaged-pages"] {
-        let broker = Broker::start();
-        let dir = TempDir::new("corrupt");
-        let config = write_config(&dir, &broker, &Setup::default());
+        let broker = start_broker();
+        let dir = temp_dir("corrupt");
+        let config = TestConfig::household().write(&dir, &broker);
         let path = db_path(&dir);
         let garbage: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 + 13) as u8).collect();
         if damage == "garbage-file" {
             std::fs::create_dir_all(path.parent().expect("dir")).expect("state dir");
             std::fs::write(&path, &garbage).expect("write garbage");
         } else {
-            let mut daemon = Daemon::start(&config);
-            wait_online(broker.port, "testhub");
-            assert_eq!(daemon.terminate(), Some(0));
+            let mut daemon = start_daemon(&config);
+            wait_online(broker.port(), "testhub");
+            assert_eq!(daemon.terminate(), Ok(Some(0)));
             // Everything into the main file, then damage all but page 1.
             rusqlite::Connection::open(&path)
                 .expect("open")
@@ -418,18 +404,14 @@ fn a_corrupt_database_at_boot_is_quarantined_and_the_daemon_keeps_running() {
             std::fs::write(&path, &bytes).expect("damage");
         }
         let damaged = std::fs::read(&path).expect("read");
-        let mut daemon = Daemon::start(&config);
-        wait_online(broker.port, "testhub");
-        let mut p = Publisher::connect(broker.port);
+        let mut daemon = start_daemon(&config);
+        wait_online(broker.port(), "testhub");
+        let mut p = Publisher::connect(broker.port());
         assert!(p.publish(FRIDGE, level_json("fridge", "milk", 7, 1, 2.0), false));
         wait_until(
             Duration::from_secs(20),
             "an event in the fresh database",
-            || {
-                larder::store::Store::open_readonly(&path)
-                    .ok()
-                    .is_some_and(|db| db.read().has_observation("fridge", 7, 1).unwrap_or(false))
-            },
+            || stored(&dir, "fridge", 7, 1),
         );
         let quarantined: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
             .expect("state dir")
@@ -464,30 +446,16 @@ fn a_corrupt_database_at_boot_is_quarantined_and_the_daemon_keeps_running() {
 /// waits in the outbox, and goes out once, with its id, when it returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_intent_decided_while_the_broker_is_down_waits_in_the_outbox_and_goes_out_once() {
-    let broker = Broker::start();
-    let dir = TempDir::new("outbox");
-    let path = write_config(&dir, &broker, &Setup::default());
-    let config = larder::config::Config::load(&path).expect("config");
-    let port = broker.port;
+    let broker = start_broker();
+    let dir = temp_dir("outbox");
+    let config = TestConfig::household().load(&dir, &broker);
+    let port = broker.port();
     let recorder =
-        tokio::task::spawn_blocking(move || Recorder::start(port, &[UPSTREAM.to_string()]))
+        tokio::task::spawn_blocking(move || watch_across_restarts(port, &[UPSTREAM.to_string()]))
             .await
             .expect("recorder");
     let start = 1_800_000_000;
-    let clock = std::sync::Arc::new(larder::clock::ManualClock::new(start));
-    let running = larder::daemon::start(
-        config,
-        clock.clone(),
-        larder::daemon::Options {
-            tick_every: None,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("daemon");
-    tokio::task::spawn_blocking(move || wait_online(port, "testhub"))
-        .await
-        .expect("online");
+    let InProcessDaemon { running, clock } = daemon::start(config, start).await;
     // Plenty of milk today.
     let mut broker = tokio::task::spawn_blocking(move || {
         let mut p = Publisher::connect(port);
@@ -509,7 +477,7 @@ async fn an_intent_decided_while_the_broker_is_down_waits_in_the_outbox_and_goes
 
     // The broker goes away; a week later the milk is nearly gone.
     broker = tokio::task::spawn_blocking(move || {
-        broker.stop();
+        broker.stop().expect("broker stop");
         broker
     })
     .await
@@ -529,7 +497,7 @@ async fn an_intent_decided_while_the_broker_is_down_waits_in_the_outbox_and_goes
 
     let back = Instant::now();
     let broker = tokio::task::spawn_blocking(move || {
-        broker.resume();
+        broker.resume().expect("broker resume");
         broker
     })
     .await
@@ -540,17 +508,11 @@ async fn an_intent_decided_while_the_broker_is_down_waits_in_the_outbox_and_goes
     .await;
     let delivered_after = back.elapsed();
     wait_for(Duration::from_secs(20), "the intent marked sent", || {
-        db.read()
-            .intent(&id)
-            .ok()
-            .flatten()
-            .is_some_and(|i| i.state == larder::store::IntentState::Sent)
+        intent_is(&db, &id, larder::store::IntentState::Sent)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let hub = larder::crypto::keys::SigningKey::load(&dir.join("state").join("hub.key"))
-        .expect("hub key")
-        .public_key();
+    let hub = hub_public_key(&dir);
     let seen = recorder.on(UPSTREAM);
     let ids = intents_by_product(&seen, &hub);
     eprintln!(

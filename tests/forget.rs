@@ -5,7 +5,6 @@
 use crate::support::*;
 use larder::crypto::keys;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
 const OAT: &str = "oat-milk-zx81";
@@ -16,84 +15,10 @@ const RYE_NAME: &str = "Rye Loaf Q4 Sourdough";
 const RYE_LEVELS: [f64; 3] = [3.71843, 3.24519, 2.71713];
 const TOPIC: &str = "larder/fghub/devices/pantry/events";
 
-fn larder(config: &Path, args: &[&str]) -> Output {
-    Command::new(LARDER)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("LARDER_LOG", "warn")
-        .output()
-        .expect("run larder")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn write_household(dir: &TempDir, broker: &Broker, member_key: &[u8; 32]) -> PathBuf {
-    let config = format!(
-        r#"
-[hub]
-id = "fghub"
-state-dir = "{state}"
-timezone = "UTC"
-
-[mqtt]
-url = "{url}"
-client-id = "larder-fghub"
-
-[[devices]]
-id = "pantry"
-topic = "{TOPIC}"
-format = "json"
-
-[[items]]
-id = "{OAT}"
-name = "{OAT_NAME}"
-unit = "l"
-package-size = 1.0
-product = "sku-oat-zx81"
-price = 1.00
-currency = "EUR"
-category = "dairy"
-device = "pantry"
-slot = "oat"
-lead-time-days = 1
-review-days = 3
-declared-usage = {{ amount = 2.1, per = "week" }}
-
-[[items]]
-id = "{RYE}"
-name = "{RYE_NAME}"
-unit = "kg"
-package-size = 1.0
-product = "sku-rye-q4"
-price = 3.00
-currency = "EUR"
-category = "bakery"
-device = "pantry"
-slot = "rye"
-lead-time-days = 1
-review-days = 3
-declared-usage = {{ amount = 1, per = "week" }}
-
-[[members]]
-name = "alex"
-public-key = "{key}"
-
-[rules]
-currency = "EUR"
-auto-approve-up-to = 8.0
-approvals-required = 1
-default-category = "allow"
-"#,
-        state = dir.join("state").display(),
-        url = broker.url(),
-        key = keys::to_hex(member_key),
-    );
-    let path = dir.join("larder.toml");
-    std::fs::write(&path, config).expect("write config");
-    path
+/// The pantry household (`tests/fixtures/pantry.toml`) with alex as its
+/// member.
+fn pantry(member_key: &[u8; 32]) -> TestConfig {
+    TestConfig::fixture("pantry").member("alex", member_key)
 }
 
 /// Every encoding a value of the forgotten item could be stored in.
@@ -142,39 +67,6 @@ fn needles_for(ids: &[&str], levels: &[f64]) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// Scans every regular file under `dir` (recursively) for every needle;
-/// returns (files, bytes scanned, hits as "file: needle").
-fn scan(dir: &Path, needles: &[(String, Vec<u8>)]) -> (usize, u64, Vec<String>) {
-    let mut files = 0;
-    let mut bytes = 0u64;
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(path) = stack.pop() {
-        for entry in std::fs::read_dir(&path).expect("read dir") {
-            let entry = entry.expect("entry");
-            let path = entry.path();
-            if entry.file_type().expect("type").is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let Ok(content) = std::fs::read(&path) else {
-                continue;
-            };
-            files += 1;
-            bytes += content.len() as u64;
-            for (what, needle) in needles {
-                if content
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_slice())
-                {
-                    hits.push(format!("{}: {what}", path.display()));
-                }
-            }
-        }
-    }
-    (files, bytes, hits)
-}
-
 /// The device time of the first oat reading: a distinctive second about two
 /// weeks back (within what larder takes at face value), fixed per test run.
 fn oat_time0() -> i64 {
@@ -210,12 +102,6 @@ fn publish_levels(port: u16, slot: &str, first_seq: u64, levels: &[f64]) {
     }
 }
 
-fn stored(dir: &TempDir, seq: u64) -> bool {
-    larder::store::Store::open_readonly(&dir.join("state").join("larder.db"))
-        .ok()
-        .is_some_and(|db| db.read().has_observation("pantry", 1, seq).unwrap_or(false))
-}
-
 fn export(config: &Path) -> serde_json::Value {
     let out = larder(config, &["export"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -231,22 +117,22 @@ fn ledger_ok(config: &Path) -> String {
 
 /// A household with two items, an order for the one to forget, a refused
 /// event and a quarantined database copy mentioning it.
-fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
-    let broker = Broker::start();
-    let dir = TempDir::new(tag);
+fn household(tag: &str) -> (Broker, ScratchDir, PathBuf, PathBuf, DaemonProcess) {
+    let broker = start_broker();
+    let dir = temp_dir(tag);
     let key_path = dir.join("alex.key");
     let alex = keys::SigningKey::create(&key_path).expect("key");
-    let config = write_household(&dir, &broker, &alex.public_key());
+    let config = pantry(&alex.public_key()).write(&dir, &broker);
     let upstream = "larder/fghub/upstream/intents".to_string();
-    let watcher = Watcher::start(broker.port, std::slice::from_ref(&upstream));
-    let daemon = Daemon::start(&config);
+    let watcher = watch(broker.port(), std::slice::from_ref(&upstream));
+    let daemon = start_daemon(&config);
     wait_for_db(&dir);
-    wait_online(broker.port, "fghub");
+    wait_online(broker.port(), "fghub");
     // The oat readings carry device times (times of use) to look for later.
     let t0 = oat_time0();
     for (i, level) in OAT_LEVELS.iter().enumerate() {
         mosquitto_pub(
-            broker.port,
+            broker.port(),
             TOPIC,
             format!(
                 r#"{{"v":1,"device":"pantry","epoch":1,"seq":{},"ts":{},"kind":"level","slot":"oat","amount":{level}}}"#,
@@ -256,10 +142,10 @@ fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
             .as_bytes(),
         );
     }
-    publish_levels(broker.port, "rye", 11, &RYE_LEVELS);
+    publish_levels(broker.port(), "rye", 11, &RYE_LEVELS);
     // A refused event that carries the item's slot and a reading.
     mosquitto_pub(
-        broker.port,
+        broker.port(),
         TOPIC,
         format!(
             r#"{{"v":1,"device":"pantry","epoch":1,"seq":99,"kind":"level","slot":"oat","amount":"{}"}}"#,
@@ -270,7 +156,7 @@ fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
     // A fridge door event: no feature needs it, so it is counted, not stored
     // and not dead-lettered.
     mosquitto_pub(
-        broker.port,
+        broker.port(),
         TOPIC,
         br#"{"v":1,"device":"pantry","epoch":1,"seq":50,"kind":"door_open"}"#,
     );
@@ -278,21 +164,15 @@ fn household(tag: &str) -> (Broker, TempDir, PathBuf, PathBuf, Daemon) {
         !watcher.on(&upstream).is_empty()
     });
     wait_until(Duration::from_secs(20), "every reading stored", || {
-        stored(&dir, 3) && stored(&dir, 13)
+        stored(&dir, "pantry", 1, 3) && stored(&dir, "pantry", 1, 13)
     });
     wait_until(Duration::from_secs(20), "the door event counted", || {
-        larder::store::Store::open_readonly(&dir.join("state").join("larder.db"))
+        larder::store::Store::open_readonly(&db_path(&dir))
             .ok()
             .is_some_and(|db| db.read().counter("events_not_needed").unwrap_or(0) == 1)
     });
     let db = open_db(&dir);
-    let dead: Vec<String> = db
-        .read()
-        .dead_letters(10)
-        .expect("dl")
-        .into_iter()
-        .map(|d| d.reason)
-        .collect();
+    let dead = dead_letter_reasons(&db, 10);
     assert_eq!(
         dead.len(),
         1,
@@ -388,11 +268,11 @@ fn forgetting_an_item_through_the_running_daemon_leaves_no_byte_of_it_in_the_sta
     assert!(out.contains("executed by the running larder"), "{out}");
 
     // The daemon still works: a new rye reading is stored after the forget.
-    publish_levels(broker.port, "rye", 14, &[2.5]);
+    publish_levels(broker.port(), "rye", 14, &[2.5]);
     wait_until(
         Duration::from_secs(20),
         "a reading after the forget",
-        || stored(&dir, 14),
+        || stored(&dir, "pantry", 1, 14),
     );
     let (files, bytes, hits) = scan(&state, &oat_needles);
     assert!(hits.is_empty(), "found while running: {hits:?}");
@@ -439,7 +319,7 @@ fn forgetting_an_item_through_the_running_daemon_leaves_no_byte_of_it_in_the_sta
     assert!(show.contains("forget (item)"), "{show}");
     assert!(!show.contains(OAT), "{show}");
 
-    assert_eq!(daemon.terminate(), Some(0), "clean exit on SIGTERM");
+    assert_eq!(daemon.terminate(), Ok(Some(0)), "clean exit on SIGTERM");
     let (files, bytes, hits) = scan(&state, &oat_needles);
     assert!(hits.is_empty(), "found after stop: {hits:?}");
     eprintln!("scanned {files} files, {bytes} bytes after stop: no trace of {OAT}");
@@ -455,7 +335,7 @@ fn forgetting_an_item_through_the_running_daemon_leaves_no_byte_of_it_in_the_sta
 fn forget_all_without_the_daemon_erases_the_household_and_larder_starts_again() {
     let (broker, dir, config, _key, mut daemon) = household("forget-all");
     let state = dir.join("state");
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
 
     let forget = larder(&config, &["forget", "--all", "--yes"]);
     let out = text(&forget.stdout);
@@ -472,15 +352,15 @@ fn forget_all_without_the_daemon_erases_the_household_and_larder_starts_again() 
     assert!(show.contains("forget (household)"), "{show}");
 
     // larder starts on the erased database and works.
-    let mut daemon = Daemon::start(&config);
-    wait_online(broker.port, "fghub");
-    publish_levels(broker.port, "rye", 21, &[3.0]);
+    let mut daemon = start_daemon(&config);
+    wait_online(broker.port(), "fghub");
+    publish_levels(broker.port(), "rye", 21, &[3.0]);
     wait_until(
         Duration::from_secs(20),
         "a reading after forget --all",
-        || stored(&dir, 21),
+        || stored(&dir, "pantry", 1, 21),
     );
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
     ledger_ok(&config);
 }
 
@@ -489,35 +369,19 @@ fn forget_all_without_the_daemon_erases_the_household_and_larder_starts_again() 
 /// forecaster keeps working on its own state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_folds_old_readings_into_daily_aggregates_on_its_ticker() {
-    let broker = Broker::start();
-    let dir = TempDir::new("retention");
+    let broker = start_broker();
+    let dir = temp_dir("retention");
     let alex = keys::SigningKey::generate();
-    let path = write_household(&dir, &broker, &alex.public_key());
-    let mut text = std::fs::read_to_string(&path).expect("config");
-    text.push_str("\n[retention]\nraw-days = 30\n");
-    std::fs::write(&path, text).expect("config");
-    let config = larder::config::Config::load(&path).expect("config");
+    let config = pantry(&alex.public_key())
+        .set("retention", "raw-days", 30)
+        .load(&dir, &broker);
     let start = 1_800_000_000;
-    let clock = std::sync::Arc::new(larder::clock::ManualClock::new(start));
-    let running = larder::daemon::start(
-        config,
-        clock.clone(),
-        larder::daemon::Options {
-            tick_every: None,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("daemon");
-    let port = broker.port;
-    tokio::task::spawn_blocking(move || {
-        wait_online(port, "fghub");
-        publish_levels(port, "rye", 1, &RYE_LEVELS);
-    })
-    .await
-    .expect("publish");
-    let db_dir = dir.join("state");
-    let read = || larder::store::Store::open_readonly(&db_dir.join("larder.db")).expect("open");
+    let InProcessDaemon { running, clock } = daemon::start(config, start).await;
+    let port = broker.port();
+    tokio::task::spawn_blocking(move || publish_levels(port, "rye", 1, &RYE_LEVELS))
+        .await
+        .expect("publish");
+    let read = || open_db(&dir);
     wait_for(Duration::from_secs(20), "three readings", || {
         read().read().observation_count().unwrap_or(0) == 3
     })

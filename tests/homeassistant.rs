@@ -7,32 +7,39 @@ use crate::support::*;
 use larder::homeassistant::schema::check_discovery;
 use larder::store::IntentState;
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
 
 const DISCOVERY: &str = "homeassistant/device/larder_testhub/config";
 const STATUS: &str = "larder/testhub/status";
 
-/// The support configuration with a `[homeassistant]` section appended.
-fn ha_config(dir: &TempDir, broker: &Broker, setup: &Setup, section: &str) -> std::path::PathBuf {
-    let path = write_config(dir, broker, setup);
-    let mut text = std::fs::read_to_string(&path).expect("read config");
-    text.push_str(&format!(
-        "\n[homeassistant]\nbirth-delay-max-ms = 0\n{section}\n"
-    ));
-    std::fs::write(&path, text).expect("write config");
-    path
+/// The test household announcing itself to Home Assistant at once.
+fn ha_config() -> TestConfig {
+    TestConfig::household().set("homeassistant", "birth-delay-max-ms", 0)
 }
 
 /// What a fresh subscriber gets as retained on `topic` (None if nothing).
 fn retained(port: u16, topic: &str) -> Option<Seen> {
-    let watcher = Watcher::start(port, &[topic.to_string()]);
+    let watcher = watch(port, &[topic.to_string()]);
     std::thread::sleep(Duration::from_millis(400));
     watcher.on(topic).into_iter().find(|s| s.retain)
 }
 
 fn json(seen: &Seen) -> Value {
     serde_json::from_slice(&seen.payload).expect("json payload")
+}
+
+/// The `event_type` of each order event `watcher` saw on `topic`.
+fn event_types(watcher: &Watcher, topic: &str) -> Vec<String> {
+    watcher
+        .on(topic)
+        .iter()
+        .map(|s| {
+            json(s)["event_type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
 }
 
 fn assert_schema(seen: &Seen) {
@@ -46,21 +53,21 @@ fn assert_schema(seen: &Seen) {
 
 #[test]
 fn the_daemon_announces_itself_publishes_retained_state_and_goes_offline() {
-    let broker = Broker::start();
-    let dir = TempDir::new("ha-announce");
-    let config = ha_config(&dir, &broker, &Setup::default(), "");
+    let broker = start_broker();
+    let dir = temp_dir("ha-announce");
+    let config = ha_config().write(&dir, &broker);
     let events_topic = "larder/testhub/ha/events".to_string();
-    let watcher = Watcher::start(
-        broker.port,
+    let watcher = watch(
+        broker.port(),
         &["homeassistant/#".to_string(), events_topic.clone()],
     );
-    let mut daemon = Daemon::start(&config);
-    wait_online(broker.port, "testhub");
+    let mut daemon = start_daemon(&config);
+    wait_online(broker.port(), "testhub");
     wait_until(Duration::from_secs(20), "the discovery document", || {
         !watcher.on(DISCOVERY).is_empty()
     });
     // Retained: a Home Assistant that subscribes later gets it.
-    let document = retained(broker.port, DISCOVERY).expect("retained discovery document");
+    let document = retained(broker.port(), DISCOVERY).expect("retained discovery document");
     assert_schema(&document);
     let doc = json(&document);
     let cmps = doc["cmps"].as_object().expect("cmps");
@@ -77,37 +84,22 @@ fn the_daemon_announces_itself_publishes_retained_state_and_goes_offline() {
 
     // Readings: milk runs low; its state is published retained, and the
     // auto-approved order shows up as non-retained order events.
-    for (seq, level) in [(1, 1.0), (2, 0.6), (3, 0.3)] {
-        mosquitto_pub(
-            broker.port,
-            "larder/testhub/devices/fridge/events",
-            &level_json("fridge", "milk", 1, seq, level),
-        );
-    }
+    milk_runs_low(broker.port());
     let milk_topic = "larder/testhub/ha/items/milk";
     wait_until(Duration::from_secs(20), "milk's state at 0.3", || {
-        retained(broker.port, milk_topic).is_some_and(|s| {
+        retained(broker.port(), milk_topic).is_some_and(|s| {
             json(&s)["level"]
                 .as_f64()
                 .is_some_and(|l| (l - 0.3).abs() < 0.02)
         })
     });
-    let state = json(&retained(broker.port, milk_topic).expect("milk state"));
+    let state = json(&retained(broker.port(), milk_topic).expect("milk state"));
     assert!(
         state["days_left"].as_f64().is_some_and(|d| d >= 0.0),
         "{state}"
     );
     wait_until(Duration::from_secs(20), "order events", || {
-        let types: Vec<String> = watcher
-            .on(&events_topic)
-            .iter()
-            .map(|s| {
-                json(s)["event_type"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
+        let types = event_types(&watcher, &events_topic);
         types.contains(&"order_approved".to_string()) && types.contains(&"order_sent".to_string())
     });
     let events = watcher.on(&events_topic);
@@ -119,44 +111,44 @@ fn the_daemon_announces_itself_publishes_retained_state_and_goes_offline() {
         events.iter().all(|s| json(s)["item"] == "milk"),
         "{events:?}"
     );
-    assert!(retained(broker.port, &events_topic).is_none());
+    assert!(retained(broker.port(), &events_topic).is_none());
 
     // Home Assistant restarts: its birth makes larder announce again.
     let before = watcher.on(DISCOVERY).len();
-    mosquitto_pub(broker.port, "homeassistant/status", b"online");
+    mosquitto_pub(broker.port(), "homeassistant/status", b"online");
     wait_until(Duration::from_secs(10), "discovery re-published", || {
         watcher.on(DISCOVERY).len() > before
     });
     assert_schema(watcher.on(DISCOVERY).last().expect("document"));
     // ...followed by the state again.
-    let later = Watcher::start(broker.port, &[milk_topic.to_string()]);
-    mosquitto_pub(broker.port, "homeassistant/status", b"online");
+    let later = watch(broker.port(), &[milk_topic.to_string()]);
+    mosquitto_pub(broker.port(), "homeassistant/status", b"online");
     wait_until(Duration::from_secs(10), "state re-published", || {
         later.on(milk_topic).iter().any(|s| !s.retain)
     });
 
     // Clean stop: availability goes offline (retained).
-    assert_eq!(daemon.terminate(), Some(0));
-    let status = retained(broker.port, STATUS).expect("status");
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
+    let status = retained(broker.port(), STATUS).expect("status");
     assert_eq!(status.payload, b"offline");
 }
 
 #[test]
 fn a_killed_daemon_goes_offline_by_its_last_will() {
-    let broker = Broker::start();
-    let dir = TempDir::new("ha-will");
-    let config = ha_config(&dir, &broker, &Setup::default(), "");
-    let mut daemon = Daemon::start(&config);
-    wait_online(broker.port, "testhub");
+    let broker = start_broker();
+    let dir = temp_dir("ha-will");
+    let config = ha_config().write(&dir, &broker);
+    let mut daemon = start_daemon(&config);
+    wait_online(broker.port(), "testhub");
     wait_until(Duration::from_secs(20), "the discovery document", || {
-        retained(broker.port, DISCOVERY).is_some()
+        retained(broker.port(), DISCOVERY).is_some()
     });
     daemon.kill9();
     wait_until(Duration::from_secs(10), "offline by last will", || {
-        retained(broker.port, STATUS).is_some_and(|s| s.payload == b"offline")
+        retained(broker.port(), STATUS).is_some_and(|s| s.payload == b"offline")
     });
     // The document stays: Home Assistant shows the entities unavailable.
-    assert!(retained(broker.port, DISCOVERY).is_some());
+    assert!(retained(broker.port(), DISCOVERY).is_some());
 }
 
 #[test]
@@ -174,40 +166,30 @@ fn a_large_households_document_is_read_back_after_a_restart() {
 }
 
 fn remove_detergent_and_restart(name: &str, extra_items: usize) {
-    let broker = Broker::start();
-    let dir = TempDir::new(name);
-    let config = ha_config(&dir, &broker, &Setup::default(), "");
-    let mut text = std::fs::read_to_string(&config).expect("config");
+    let broker = start_broker();
+    let dir = temp_dir(name);
+    let mut household = ha_config();
     for i in 0..extra_items {
-        text.push_str(&format!(
+        household = household.append(&format!(
             "\n[[items]]\nid = \"pantry-{i}\"\nname = \"Pantry shelf item {i}\"\nunit = \"g\"\n\
              package-size = 500\nproduct = \"sku-pantry-{i}\"\nprice = 2.0\ncurrency = \"EUR\"\n\
              category = \"dairy\"\ndevice = \"fridge\"\nslot = \"pantry-{i}\"\n"
         ));
     }
-    std::fs::write(&config, text).expect("write config");
-    let mut daemon = Daemon::start(&config);
-    wait_online(broker.port, "testhub");
+    let config = household.write(&dir, &broker);
+    let mut daemon = start_daemon(&config);
+    wait_online(broker.port(), "testhub");
     let detergent_state = "larder/testhub/ha/items/detergent";
     wait_until(Duration::from_secs(20), "detergent's state", || {
-        retained(broker.port, detergent_state).is_some()
+        retained(broker.port(), detergent_state).is_some()
     });
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
 
     // The household stops stocking detergent.
-    let text = std::fs::read_to_string(&config).expect("config");
-    let start = text
-        .find("[[items]]\nid = \"detergent\"")
-        .expect("detergent block");
-    let end = start
-        + text[start..]
-            .find("[[members]]")
-            .expect("members after items");
-    let text = format!("{}{}", &text[..start], &text[end..]);
-    std::fs::write(&config, text).expect("write config");
+    household.without_item("detergent").write(&dir, &broker);
 
-    let watcher = Watcher::start(broker.port, &[DISCOVERY.to_string()]);
-    let _daemon = Daemon::start(&config);
+    let watcher = watch(broker.port(), &[DISCOVERY.to_string()]);
+    let _daemon = start_daemon(&config);
     wait_until(
         Duration::from_secs(20),
         "a document removing detergent",
@@ -218,7 +200,7 @@ fn remove_detergent_and_restart(name: &str, extra_items: usize) {
             })
         },
     );
-    let document = retained(broker.port, DISCOVERY).expect("document");
+    let document = retained(broker.port(), DISCOVERY).expect("document");
     assert_schema(&document);
     let doc = json(&document);
     for kind in ["level", "days_left", "next_order"] {
@@ -231,51 +213,37 @@ fn remove_detergent_and_restart(name: &str, extra_items: usize) {
     wait_until(
         Duration::from_secs(10),
         "detergent's retained state cleared",
-        || retained(broker.port, detergent_state).is_none(),
+        || retained(broker.port(), detergent_state).is_none(),
     );
 }
 
 /// Asks for detergent (over the auto-approve limit) and returns the
 /// pending intent id once the request is out.
 fn pending_detergent(broker: &Broker, watcher: &Watcher) -> String {
-    mosquitto_pub(
-        broker.port,
-        "larder/testhub/devices/washer/events",
-        &detergent_added(100.0),
-    );
-    wait_until(Duration::from_secs(20), "an approval request", || {
-        !watcher.under("larder/testhub/approvals/").is_empty()
-    });
-    let request: larder::protocol::approval::ApprovalRequest =
-        serde_json::from_slice(&watcher.under("larder/testhub/approvals/")[0].payload)
-            .expect("request");
-    request.intent
+    detergent_request(broker.port(), watcher).intent
 }
 
 #[test]
 fn with_trusted_approvals_a_button_press_approves_and_the_intent_goes_upstream() {
-    let broker = Broker::start();
-    let dir = TempDir::new("ha-trusted");
-    let config = ha_config(
-        &dir,
-        &broker,
-        &Setup::default(),
-        "trusted-approvals = true\n",
-    );
-    let upstream = "larder/testhub/upstream/intents".to_string();
-    let watcher = Watcher::start(
-        broker.port,
+    let broker = start_broker();
+    let dir = temp_dir("ha-trusted");
+    let config = ha_config()
+        .set("homeassistant", "trusted-approvals", true)
+        .write(&dir, &broker);
+    let upstream = UPSTREAM.to_string();
+    let watcher = watch(
+        broker.port(),
         &[
             upstream.clone(),
-            "larder/testhub/approvals/+".into(),
+            format!("{REQUESTS}+"),
             DISCOVERY.into(),
             "larder/testhub/ha/#".into(),
         ],
     );
-    let _daemon = Daemon::start(&config);
+    let _daemon = start_daemon(&config);
     let hub_key = hub_public_key(&dir);
     wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
+    wait_online(broker.port(), "testhub");
     let intent = pending_detergent(&broker, &watcher);
     let approve = format!("approve_{intent}");
     wait_until(Duration::from_secs(20), "approve/deny buttons", || {
@@ -286,9 +254,10 @@ fn with_trusted_approvals_a_button_press_approves_and_the_intent_goes_upstream()
         })
     });
     assert_schema(watcher.on(DISCOVERY).last().expect("document"));
-    let pending = retained(broker.port, "larder/testhub/ha/pending").expect("pending count");
+    let pending = retained(broker.port(), "larder/testhub/ha/pending").expect("pending count");
     assert_eq!(pending.payload, b"1");
-    let list = json(&retained(broker.port, "larder/testhub/ha/pending/attributes").expect("list"));
+    let list =
+        json(&retained(broker.port(), "larder/testhub/ha/pending/attributes").expect("list"));
     assert_eq!(list["requests"][0]["intent"], intent.as_str());
     assert!(watcher.on(&upstream).is_empty());
 
@@ -296,7 +265,7 @@ fn with_trusted_approvals_a_button_press_approves_and_the_intent_goes_upstream()
     // delivered live without the retain flag, as for replies; the engine's
     // retain check covers a press stored at the broker before a resubscribe).
     let press = format!("larder/testhub/ha/approve/{intent}");
-    let mut publisher = Publisher::connect(broker.port);
+    let mut publisher = Publisher::connect(broker.port());
     assert!(publisher.publish(&press, b"ON".to_vec(), false));
     let db = open_db(&dir);
     wait_until(Duration::from_secs(10), "the odd press refused", || {
@@ -347,21 +316,12 @@ fn with_trusted_approvals_a_button_press_approves_and_the_intent_goes_upstream()
             .is_some_and(|s| json(s)["cmps"][&approve] == serde_json::json!({"p": "button"}))
     });
     assert_eq!(
-        retained(broker.port, "larder/testhub/ha/pending")
+        retained(broker.port(), "larder/testhub/ha/pending")
             .expect("count")
             .payload,
         b"0"
     );
-    let types: Vec<String> = watcher
-        .on("larder/testhub/ha/events")
-        .iter()
-        .map(|s| {
-            json(s)["event_type"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
+    let types = event_types(&watcher, "larder/testhub/ha/events");
     assert!(
         types.contains(&"order_requested".into()) && types.contains(&"order_approved".into()),
         "{types:?}"
@@ -370,24 +330,20 @@ fn with_trusted_approvals_a_button_press_approves_and_the_intent_goes_upstream()
 
 #[test]
 fn without_trusted_approvals_a_press_is_refused_and_nothing_is_approved() {
-    let broker = Broker::start();
-    let dir = TempDir::new("ha-untrusted");
-    let config = ha_config(&dir, &broker, &Setup::default(), "");
-    let upstream = "larder/testhub/upstream/intents".to_string();
-    let watcher = Watcher::start(
-        broker.port,
-        &[
-            upstream.clone(),
-            "larder/testhub/approvals/+".into(),
-            DISCOVERY.into(),
-        ],
+    let broker = start_broker();
+    let dir = temp_dir("ha-untrusted");
+    let config = ha_config().write(&dir, &broker);
+    let upstream = UPSTREAM.to_string();
+    let watcher = watch(
+        broker.port(),
+        &[upstream.clone(), format!("{REQUESTS}+"), DISCOVERY.into()],
     );
-    let _daemon = Daemon::start(&config);
+    let _daemon = start_daemon(&config);
     wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
+    wait_online(broker.port(), "testhub");
     let intent = pending_detergent(&broker, &watcher);
     mosquitto_pub(
-        broker.port,
+        broker.port(),
         &format!("larder/testhub/ha/approve/{intent}"),
         b"PRESS",
     );
@@ -416,15 +372,11 @@ fn without_trusted_approvals_a_press_is_refused_and_nothing_is_approved() {
 
 #[test]
 fn larder_discovery_prints_every_message_and_each_passes_the_schema() {
-    let dir = TempDir::new("ha-cli");
+    let dir = temp_dir("ha-cli");
     let broker_less = dir.join("larder.toml");
     let example = std::fs::read_to_string("config/larder.toml").expect("example config");
     std::fs::write(&broker_less, example).expect("write");
-    let out = Command::new(LARDER)
-        .args(["discovery", "--config"])
-        .arg(&broker_less)
-        .output()
-        .expect("run larder discovery");
+    let out = larder(&broker_less, &["discovery"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -455,11 +407,7 @@ fn larder_discovery_prints_every_message_and_each_passes_the_schema() {
         "the example config has [homeassistant] enabled = true"
     );
     std::fs::write(&broker_less, off).expect("write");
-    let out = Command::new(LARDER)
-        .args(["discovery", "--config"])
-        .arg(&broker_less)
-        .output()
-        .expect("run larder discovery");
+    let out = larder(&broker_less, &["discovery"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(

@@ -33,14 +33,14 @@ fn hostile_payloads(n: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_thousand_hostile_messages_are_dead_lettered_and_every_valid_one_is_stored() {
-    let broker = Broker::start();
-    let dir = TempDir::new("hostile");
-    let config = write_config(&dir, &broker, &Setup::default());
-    let mut daemon = Daemon::start(&config);
+    let broker = start_broker();
+    let dir = temp_dir("hostile");
+    let config = TestConfig::household().write(&dir, &broker);
+    let mut daemon = start_daemon(&config);
     wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
-    let topic = "larder/testhub/devices/fridge/events";
-    let mut publisher = Publisher::connect(broker.port);
+    wait_online(broker.port(), "testhub");
+    let topic = FRIDGE;
+    let mut publisher = Publisher::connect(broker.port());
     let bad = hostile_payloads(1000);
     let mut valid = 0u64;
     for (i, payload) in bad.into_iter().enumerate() {
@@ -56,10 +56,8 @@ fn a_thousand_hostile_messages_are_dead_lettered_and_every_valid_one_is_stored()
     }
     // A duplicate of a valid event is ignored, not stored twice.
     assert!(publisher.publish(topic, level_json("fridge", "milk", 9, 1, 4.999), false));
-    let db_path = dir.join("state").join("larder.db");
     wait_until(Duration::from_secs(60), "every message processed", || {
-        let db = larder::store::Store::open_readonly(&db_path).expect("db");
-        db.read().counter("messages").unwrap_or(0) > 1000 + valid
+        open_db(&dir).read().counter("messages").unwrap_or(0) > 1000 + valid
     });
     let db = open_db(&dir);
     assert_eq!(db.read().observation_count().expect("count"), valid);
@@ -73,5 +71,5 @@ fn a_thousand_hostile_messages_are_dead_lettered_and_every_valid_one_is_stored()
             .iter()
             .all(|d| !d.reason.is_empty())
     );
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
 }

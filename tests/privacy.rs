@@ -4,67 +4,34 @@
 use crate::support::*;
 use larder::crypto::keys;
 use larder::store::IntentState;
-use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
-
-/// Runs `larder --config CONFIG ARGS…`.
-fn larder(config: &Path, args: &[&str]) -> Output {
-    Command::new(LARDER)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("LARDER_LOG", "warn")
-        .output()
-        .expect("run larder")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A stopped daemon's database after milk readings led to an auto-approved,
 /// published intent: (dir, config, intent id, upstream payload).
-fn auto_approved_order(tag: &str) -> (TempDir, std::path::PathBuf, String, Vec<u8>) {
-    let broker = Broker::start();
-    let dir = TempDir::new(tag);
-    let config = write_config(&dir, &broker, &Setup::default());
-    let upstream = "larder/testhub/upstream/intents".to_string();
-    let watcher = Watcher::start(broker.port, std::slice::from_ref(&upstream));
-    let mut daemon = Daemon::start(&config);
-    wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
-    for (seq, level) in [(1, 1.0), (2, 0.6), (3, 0.3)] {
-        mosquitto_pub(
-            broker.port,
-            "larder/testhub/devices/fridge/events",
-            &level_json("fridge", "milk", 1, seq, level),
-        );
-    }
+fn auto_approved_order(tag: &str) -> (ScratchDir, std::path::PathBuf, String, Vec<u8>) {
+    let mut home = Household::start(tag, &[]);
+    let upstream = UPSTREAM.to_string();
+    milk_runs_low(home.broker.port());
     wait_until(Duration::from_secs(20), "an intent upstream", || {
-        !watcher.on(&upstream).is_empty()
+        !home.watcher.on(&upstream).is_empty()
     });
-    let payload = watcher.on(&upstream)[0].payload.clone();
-    let db = open_db(&dir);
+    let payload = home.watcher.on(&upstream)[0].payload.clone();
+    let db = open_db(&home.dir);
     let intent = db
         .read()
         .open_intent("milk")
         .expect("query")
         .expect("an open milk intent");
     wait_until(Duration::from_secs(10), "the intent marked sent", || {
-        db.read()
-            .intent(&intent.id)
-            .ok()
-            .flatten()
-            .is_some_and(|i| i.state == IntentState::Sent)
+        intent_is(&db, &intent.id, IntentState::Sent)
     });
     drop(db);
-    assert_eq!(daemon.terminate(), Some(0), "clean exit on SIGTERM");
-    (dir, config, intent.id, payload)
-}
-
-fn db_path(dir: &TempDir) -> std::path::PathBuf {
-    dir.join("state").join("larder.db")
+    assert_eq!(
+        home.daemon.terminate(),
+        Ok(Some(0)),
+        "clean exit on SIGTERM"
+    );
+    (home.dir, home.config, intent.id, payload)
 }
 
 /// (a) + (b): the ledger verifies, lists the outbound intent with the exact
@@ -286,45 +253,13 @@ fn export_round_trips_the_database_and_explain_names_the_evidence_and_rule() {
 /// request and its clearing, and the intent; explain names the member.
 #[test]
 fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
-    let broker = Broker::start();
-    let dir = TempDir::new("member");
-    let alex = larder::crypto::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
-    let setup = Setup {
-        members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
-        ..Setup::default()
-    };
-    let config = write_config(&dir, &broker, &setup);
-    let upstream = "larder/testhub/upstream/intents".to_string();
-    let watcher = Watcher::start(
-        broker.port,
-        &[upstream.clone(), "larder/testhub/approvals/+".into()],
-    );
-    let mut daemon = Daemon::start(&config);
-    let hub_key = hub_public_key(&dir);
-    wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
-    let added = larder::protocol::events::encode_event(
-        larder::config::PayloadFormat::Cbor,
-        &larder::protocol::events::DeviceEvent {
-            device: "washer".into(),
-            epoch: 1,
-            seq: 1,
-            ts: None,
-            slot: "detergent".into(),
-            kind: larder::protocol::events::EventKind::Added,
-            amount: 100.0,
-        },
-    );
-    mosquitto_pub(broker.port, "larder/testhub/devices/washer/events", &added);
-    wait_until(Duration::from_secs(20), "an approval request", || {
-        !watcher.under("larder/testhub/approvals/").is_empty()
-    });
-    let request: larder::protocol::approval::ApprovalRequest =
-        serde_json::from_slice(&watcher.under("larder/testhub/approvals/")[0].payload)
-            .expect("request json");
+    let mut home = Household::start("member", &["alex"]);
+    let upstream = UPSTREAM.to_string();
+    let hub_key = hub_public_key(&home.dir);
+    let request = detergent_request(home.broker.port(), &home.watcher);
 
     // While held, explain says what would release it.
-    let held = larder(&config, &["explain", &request.intent]);
+    let held = larder(&home.config, &["explain", &request.intent]);
     let out = text(&held.stdout);
     assert!(held.status.success(), "{out}{}", text(&held.stderr));
     assert!(out.contains("decided by nobody yet"), "{out}");
@@ -334,23 +269,22 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
         "{out}"
     );
 
-    let approve = Command::new(LARDER)
-        .arg("--config")
-        .arg(&config)
-        .args(["approve", &request.intent, "--key"])
-        .arg(dir.join("alex.key"))
-        .output()
-        .expect("larder approve");
+    let key = home.dir.join("alex.key");
+    let approve = larder(
+        &home.config,
+        &["approve", &request.intent, "--key", path_str(&key)],
+    );
     assert!(approve.status.success(), "{}", text(&approve.stderr));
     wait_until(Duration::from_secs(20), "the intent upstream", || {
-        !watcher.on(&upstream).is_empty()
+        !home.watcher.on(&upstream).is_empty()
     });
-    let sent = larder::protocol::intent::verify_intent(&watcher.on(&upstream)[0].payload, &hub_key)
-        .expect("verifies");
+    let sent =
+        larder::protocol::intent::verify_intent(&home.watcher.on(&upstream)[0].payload, &hub_key)
+            .expect("verifies");
     let larder::protocol::intent::Evidence::Members(digests) = &sent.evidence else {
         panic!("member evidence expected: {:?}", sent.evidence);
     };
-    let db = open_db(&dir);
+    let db = open_db(&home.dir);
     wait_until(
         Duration::from_secs(10),
         "the clear and the intent published",
@@ -365,11 +299,11 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
         },
     );
     drop(db);
-    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(home.daemon.terminate(), Ok(Some(0)));
 
-    let verify = larder(&config, &["ledger", "verify"]);
+    let verify = larder(&home.config, &["ledger", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
-    let show = text(&larder(&config, &["ledger", "show"]).stdout);
+    let show = text(&larder(&home.config, &["ledger", "show"]).stdout);
     let digest = keys::to_hex(&digests[0]);
     for expected in [
         "asked 1 × detergent",
@@ -382,7 +316,7 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
     ] {
         assert!(show.contains(expected), "{expected:?} not in\n{show}");
     }
-    let explained = text(&larder(&config, &["explain", &request.intent]).stdout);
+    let explained = text(&larder(&home.config, &["explain", &request.intent]).stdout);
     for expected in [
         "decided by members",
         "alex approve at ",
@@ -403,60 +337,32 @@ fn a_member_approval_is_in_the_ledger_and_explained_with_who_and_when() {
 /// household (member names, device ids, slots, levels, item names).
 #[test]
 fn only_the_closed_intent_field_list_goes_upstream() {
-    let broker = Broker::start();
-    let dir = TempDir::new("egress");
+    let broker = start_broker();
+    let dir = temp_dir("egress");
     let alex = larder::crypto::keys::SigningKey::create(&dir.join("alex.key")).expect("key");
-    let setup = Setup {
-        members: vec![("alex".into(), keys::to_hex(&alex.public_key()))],
-        ..Setup::default()
-    };
-    let config = write_config(&dir, &broker, &setup);
-    let everything = Watcher::start(broker.port, &["#".to_string()]);
-    let _daemon = Daemon::start(&config);
+    let config = TestConfig::household()
+        .member("alex", &alex.public_key())
+        .write(&dir, &broker);
+    let everything = watch(broker.port(), &["#".to_string()]);
+    let _daemon = start_daemon(&config);
     wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
-    let fridge = "larder/testhub/devices/fridge/events";
-    for (seq, level) in [(1, 1.0), (2, 0.6), (3, 0.3)] {
-        mosquitto_pub(
-            broker.port,
-            fridge,
-            &level_json("fridge", "milk", 1, seq, level),
-        );
-    }
-    mosquitto_pub(
-        broker.port,
-        "larder/testhub/devices/washer/events",
-        &detergent_added(100.0),
-    );
-    wait_until(Duration::from_secs(20), "an approval request", || {
-        !everything.under("larder/testhub/approvals/").is_empty()
-    });
-    let request: larder::protocol::approval::ApprovalRequest =
-        serde_json::from_slice(&everything.under("larder/testhub/approvals/")[0].payload)
-            .expect("request");
+    wait_online(broker.port(), "testhub");
+    milk_runs_low(broker.port());
+    let request = detergent_request(broker.port(), &everything);
+    let key = dir.join("alex.key");
     let approved = larder(
         &config,
-        &[
-            "approve",
-            &request.intent,
-            "--key",
-            &dir.join("alex.key").display().to_string(),
-        ],
+        &["approve", &request.intent, "--key", path_str(&key)],
     );
     assert!(approved.status.success(), "{}", text(&approved.stderr));
-    let upstream = "larder/testhub/upstream/intents";
+    let upstream = UPSTREAM;
     wait_until(Duration::from_secs(20), "two intents upstream", || {
         everything.on(upstream).len() >= 2
     });
     // The member takes the detergent order back: a cancellation goes too.
     let cancelled = larder(
         &config,
-        &[
-            "cancel",
-            &request.intent,
-            "--key",
-            &dir.join("alex.key").display().to_string(),
-        ],
+        &["cancel", &request.intent, "--key", path_str(&key)],
     );
     assert!(cancelled.status.success(), "{}", text(&cancelled.stderr));
     wait_until(Duration::from_secs(20), "the cancellation upstream", || {
@@ -544,7 +450,7 @@ fn only_the_closed_intent_field_list_goes_upstream() {
     assert_eq!(kinds, ["intent", "intent", "cancel"]);
     // Nothing else larder publishes leaves the hub's own topic space, but
     // for its Home Assistant discovery document on the local broker.
-    for seen in everything.seen.lock().expect("lock").iter() {
+    for seen in &everything.all() {
         let ours = seen.topic.starts_with("larder/testhub/")
             || seen.topic == "homeassistant/device/larder_testhub/config";
         assert!(ours, "unexpected topic {}", seen.topic);

@@ -1,32 +1,28 @@
 //! (e) kill -9 mid-stream: no acknowledged event lost, no duplicate intent.
 
 use crate::support::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_intent() {
-    let broker = Broker::start();
-    let dir = TempDir::new("kill9");
-    let config = write_config(&dir, &broker, &Setup::default());
-    let upstream = "larder/testhub/upstream/intents".to_string();
-    let watcher = Watcher::start(broker.port, std::slice::from_ref(&upstream));
-    let mut daemon = Daemon::start(&config);
+    let broker = start_broker();
+    let dir = temp_dir("kill9");
+    let config = TestConfig::household().write(&dir, &broker);
+    let upstream = UPSTREAM.to_string();
+    let watcher = watch(broker.port(), std::slice::from_ref(&upstream));
+    let mut daemon = start_daemon(&config);
     wait_for_db(&dir);
-    wait_online(broker.port, "testhub");
+    wait_online(broker.port(), "testhub");
 
     // The publisher runs on its own thread: 600 readings, milk slowly
     // running out, recording which ones the broker acknowledged.
-    let port = broker.port;
+    let port = broker.port();
     let publisher = std::thread::spawn(move || {
         let mut p = Publisher::connect(port);
         let mut acked = Vec::new();
         for seq in 1..=600u64 {
             let level = 3.0 - seq as f64 * 0.0045;
-            if p.publish(
-                "larder/testhub/devices/fridge/events",
-                level_json("fridge", "milk", 4, seq, level),
-                false,
-            ) {
+            if p.publish(FRIDGE, level_json("fridge", "milk", 4, seq, level), false) {
                 acked.push(seq);
             }
             std::thread::sleep(Duration::from_millis(3));
@@ -42,7 +38,7 @@ fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_inte
         daemon.kill9();
         kills += 1;
         std::thread::sleep(Duration::from_millis(50));
-        daemon = Daemon::start(&config);
+        daemon = start_daemon(&config);
         if publisher.is_finished() {
             break;
         }
@@ -54,24 +50,7 @@ fn killing_the_daemon_mid_stream_loses_no_acknowledged_event_and_doubles_no_inte
         acked.len()
     );
 
-    let db_path = dir.join("state").join("larder.db");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let missing = loop {
-        let db = larder::store::Store::open_readonly(&db_path).expect("db");
-        let missing: Vec<u64> = acked
-            .iter()
-            .copied()
-            .filter(|seq| {
-                !db.read()
-                    .has_observation("fridge", 4, *seq)
-                    .unwrap_or(false)
-            })
-            .collect();
-        if missing.is_empty() || Instant::now() > deadline {
-            break missing;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let missing = settle(&db_path(&dir), 4, &acked, Duration::from_secs(60)).lost;
     assert!(missing.is_empty(), "lost after {kills} kills: {missing:?}");
     let db = open_db(&dir);
     assert_eq!(

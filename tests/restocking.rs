@@ -2,87 +2,32 @@
 //! (in process, simulated time; no broker needed): one vendor order tops
 //! up that vendor's items that would be needed soon, and only those.
 
-use crate::support::TempDir;
+use crate::support::*;
 use larder::config::Config;
-use larder::crypto::keys::{self, SigningKey};
+use larder::crypto::keys::SigningKey;
 use larder::engine::{Engine, Inbound};
 use larder::store::Store;
 
 /// 2026-03-02T10:00:00Z, a Monday morning.
 const NOW: i64 = 1_772_445_600;
 
-fn config(dir: &TempDir, top_up_days: f64, milk_extra: &str) -> Config {
-    let member = keys::to_hex(&SigningKey::generate().public_key());
-    let item = |id: &str, vendor: &str, per_day: f64| {
-        format!(
-            r#"
-[[items]]
-id = "{id}"
-name = "{id}"
-unit = "pcs"
-package-size = 1
-product = "sku-{id}"
-price = 1.0
-category = "food"
-vendor = "{vendor}"
-device = "fridge"
-slot = "{id}"
-lead-time-days = 1
-review-days = 3
-noise = 0.01
-declared-usage = {{ amount = {per_day}, per = "day" }}
-"#
-        )
-    };
-    let text = format!(
-        r#"
-[hub]
-id = "home"
-state-dir = "{state}"
-timezone = "UTC"
-
-[mqtt]
-url = "mqtt://127.0.0.1:1"
-client-id = "larder-home"
-
-[upstream]
-top-up-days = {top_up_days}
-
-[[devices]]
-id = "fridge"
-topic = "fridge/events"
-format = "json"
-{milk}{butter}{eggs}
-[[members]]
-name = "alex"
-public-key = "{member}"
-
-[rules]
-currency = "EUR"
-auto-approve-up-to = 100
-monthly-budget = 1000
-[rules.categories]
-food = "allow"
-"#,
-        state = dir.join("state").display(),
-        milk = item("milk", "grocer", 0.3) + milk_extra,
-        butter = item("butter", "grocer", 0.5),
-        eggs = item("eggs", "farm", 0.5),
-    );
+/// The grocer-and-farm household (`tests/fixtures/vendors.toml`) with
+/// `top_up_days` and the milk's `milk_levels` (key, TOML value).
+fn config(dir: &ScratchDir, top_up_days: f64, milk_levels: &[(&str, &str)]) -> Config {
+    let mut config = TestConfig::fixture("vendors")
+        .member("alex", &SigningKey::generate().public_key())
+        .set("upstream", "top-up-days", top_up_days);
+    for (key, value) in milk_levels {
+        config = config.set_on_item("milk", key, value);
+    }
+    let text = config.render(dir, "mqtt://127.0.0.1:1");
     Config::parse(&text, &dir.join("larder.toml")).expect("config")
-}
-
-fn reading(slot: &str, seq: u64, level: f64) -> Vec<u8> {
-    format!(
-        r#"{{"v":1,"device":"fridge","epoch":1,"seq":{seq},"kind":"level","slot":"{slot}","amount":{level}}}"#
-    )
-    .into_bytes()
 }
 
 /// Milk is low; butter and eggs would last about ten days; which items
 /// get an order at once?
 fn ordered_after_one_pass(top_up_days: f64) -> Vec<(String, Vec<String>)> {
-    ordered(top_up_days, 0.2, "")
+    ordered(top_up_days, 0.2, &[])
         .into_iter()
         .map(|(item, _, why)| (item, why))
         .collect()
@@ -90,16 +35,20 @@ fn ordered_after_one_pass(top_up_days: f64) -> Vec<(String, Vec<String>)> {
 
 /// One decision pass after one reading per item (milk at `milk_level`):
 /// (item, packages, why) of every open intent.
-fn ordered(top_up_days: f64, milk_level: f64, milk_extra: &str) -> Vec<(String, u32, Vec<String>)> {
-    let dir = TempDir::new(&format!("topup-{top_up_days}"));
-    let config = config(&dir, top_up_days, milk_extra);
+fn ordered(
+    top_up_days: f64,
+    milk_level: f64,
+    milk_levels: &[(&str, &str)],
+) -> Vec<(String, u32, Vec<String>)> {
+    let dir = temp_dir(&format!("topup-{top_up_days}"));
+    let config = config(&dir, top_up_days, milk_levels);
     std::fs::create_dir_all(dir.join("state")).expect("state dir");
     let mut store = Store::open(&dir.join("state").join("larder.db")).expect("store");
     let engine = Engine::new(config, SigningKey::generate());
     let payloads = [
-        reading("milk", 1, milk_level),
-        reading("butter", 2, 5.0),
-        reading("eggs", 3, 5.0),
+        level_json("fridge", "milk", 1, 1, milk_level),
+        level_json("fridge", "butter", 1, 2, 5.0),
+        level_json("fridge", "eggs", 1, 3, 5.0),
     ];
     let batch: Vec<Inbound<'_>> = payloads
         .iter()
@@ -153,9 +102,9 @@ fn one_vendor_order_tops_up_that_vendors_items_needed_soon() {
 #[test]
 fn a_minimum_level_orders_and_a_desired_level_sizes_the_order() {
     // 5 units of milk at 0.3 a day: no order by the forecast.
-    assert!(ordered(0.0, 5.0, "").is_empty());
+    assert!(ordered(0.0, 5.0, &[]).is_empty());
     // Below the household's minimum of 6: ordered, filled up to 12.
-    let with_levels = ordered(0.0, 5.0, "min-level = 6.0\ndesired-level = 12.0\n");
+    let with_levels = ordered(0.0, 5.0, &[("min-level", "6.0"), ("desired-level", "12.0")]);
     assert_eq!(with_levels.len(), 1, "{with_levels:?}");
     let (item, packages, why) = &with_levels[0];
     assert_eq!(item, "milk");

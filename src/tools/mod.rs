@@ -1,12 +1,14 @@
 //! Tools around the product: `larder demo`, `larder bench`, `larder replay`,
-//! `larder simulate`, and the fuzzing entry points. Nothing in the daemon
-//! depends on them.
+//! `larder simulate`, the fuzzing entry points, and the harness `larder
+//! bench` shares with the integration tests. Nothing in the daemon depends
+//! on them.
 
 pub mod bench;
 #[cfg(feature = "demo-broker")]
 pub mod demo;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod harness;
 pub mod replay;
 pub mod simulate;
 
