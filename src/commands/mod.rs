@@ -150,7 +150,7 @@ pub enum CliCommand {
         timeout: u64,
     },
     /// Measure footprint and speed on this machine (needs mosquitto); prints a table.
-    Bench(crate::tools::bench::Options),
+    Bench(crate::tools::bench::BenchOptions),
     /// Replay purchase histories (`household_id,item,date,qty`) through
     /// larder's reorder policy and the peer baselines; writes
     /// `PREFIX_per_series.csv` and `PREFIX_summary.csv`.

@@ -1,7 +1,7 @@
 //! `[hub]`: the id in default topics, the time zone, and paths resolved
 //! against the configuration file's directory.
 
-use super::{MINIMAL, TempDir, check, ok};
+use super::{ConfigTestDir, MINIMAL, check, ok};
 use crate::config::{Config, DEFAULT_STATE_DIR};
 use std::path::Path;
 
@@ -31,7 +31,7 @@ fn time_zones_are_validated() {
 
 #[test]
 fn relative_paths_resolve_against_the_config_directory() {
-    let dir = TempDir::new("relative");
+    let dir = ConfigTestDir::new("relative");
     std::fs::write(dir.0.join("mqtt.password"), "secret\n").unwrap();
     std::fs::write(dir.0.join("ca.pem"), "-----BEGIN CERTIFICATE-----\n").unwrap();
     let text = MINIMAL

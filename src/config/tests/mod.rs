@@ -1,6 +1,6 @@
 //! Unit tests of the configuration, one file per section, sharing the
 //! fixtures and helpers below: `ok` (must be valid), `check` (must report
-//! problems starting with these), `problems`, `parse_message`, `TempDir`.
+//! problems starting with these), `problems`, `parse_message`, `ConfigTestDir`.
 
 mod devices;
 mod hub;
@@ -63,21 +63,21 @@ fn parse_message(text: &str) -> String {
 }
 
 /// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+struct ConfigTestDir(PathBuf);
 
-impl TempDir {
-    fn new(name: &str) -> TempDir {
+impl ConfigTestDir {
+    fn new(name: &str) -> ConfigTestDir {
         let dir = std::env::temp_dir().join(format!(
             "larder-config-{name}-{}-{:x}",
             std::process::id(),
             u64::from_le_bytes(crate::crypto::keys::random_bytes::<8>())
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        ConfigTestDir(dir)
     }
 }
 
-impl Drop for TempDir {
+impl Drop for ConfigTestDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }

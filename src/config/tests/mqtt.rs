@@ -1,6 +1,6 @@
 //! `[mqtt]`: broker URLs, credential and TLS files.
 
-use super::{MINIMAL, TempDir, check, ok};
+use super::{ConfigTestDir, MINIMAL, check, ok};
 use crate::config::Config;
 use crate::config::mqtt::parse_url;
 
@@ -96,7 +96,7 @@ fn a_client_certificate_needs_its_key_a_ca_and_tls() {
             "mqtt.client-key: /nonexistent/larder/client.key:",
         ],
     );
-    let dir = TempDir::new("client-cert");
+    let dir = ConfigTestDir::new("client-cert");
     for name in ["ca.pem", "client.pem", "client.key"] {
         std::fs::write(dir.0.join(name), "-----BEGIN X-----\n").unwrap();
     }

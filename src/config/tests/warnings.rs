@@ -1,7 +1,7 @@
 //! Warnings: risky but valid settings, and a configuration file other users
 //! may write.
 
-use super::{MINIMAL, TempDir, ok};
+use super::{ConfigTestDir, MINIMAL, ok};
 use crate::config::Config;
 
 #[test]
@@ -29,7 +29,7 @@ fn warnings_name_risky_but_valid_settings() {
 #[test]
 fn a_config_file_writable_by_others_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = TempDir::new("mode");
+    let dir = ConfigTestDir::new("mode");
     let file = dir.0.join("larder.toml");
     std::fs::write(&file, MINIMAL).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -1,7 +1,7 @@
 //! Whole configuration files: the annotated example, the CLI's invalid test
 //! file, the minimal file's defaults, and loading one from disk.
 
-use super::{EXAMPLE, INVALID, MINIMAL, TempDir, check, ok};
+use super::{ConfigTestDir, EXAMPLE, INVALID, MINIMAL, check, ok};
 use crate::config::{Config, ConfigError, DEFAULT_STATE_DIR, PayloadFormat};
 use crate::core::forecast::{ItemModel, Measure};
 use crate::core::rules::{CategoryPolicy, OrderCap, QuietHours, Rules};
@@ -140,7 +140,7 @@ fn defaults_are_applied() {
 
 #[test]
 fn load_reads_the_file_and_reports_io_errors_by_path() {
-    let dir = TempDir::new("load");
+    let dir = ConfigTestDir::new("load");
     let file = dir.0.join("larder.toml");
     std::fs::write(&file, EXAMPLE).unwrap();
     assert_eq!(Config::load(&file).unwrap().items.len(), 4);

@@ -4,7 +4,7 @@
 //! after the whole history.
 
 use super::household::{HistoryHousehold, household_config};
-use super::{Options, Row, verdict};
+use super::{BenchOptions, Row, verdict};
 use crate::config::Config;
 use crate::crypto::keys::SigningKey;
 use crate::engine::{Engine, Inbound};
@@ -97,7 +97,7 @@ fn time_decisions(
 /// Generates `--history-days` of history and adds the decision rows and
 /// notes.
 pub(super) fn decide_figures(
-    options: &Options,
+    options: &BenchOptions,
     work: &ScratchDir,
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,

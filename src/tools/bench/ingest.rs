@@ -4,7 +4,7 @@
 
 use super::household::{EventSource, household_config};
 use super::size::running_under_qemu;
-use super::{HUB, Options, Row, verdict};
+use super::{BenchOptions, HUB, Row, verdict};
 use crate::config::Config;
 use crate::store::Store;
 use crate::tools::harness::{Broker, DaemonProcess, Publisher, ScratchDir, WatchOptions, Watcher};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// Runs the broker phases against a mosquitto of the bench's own and adds
 /// their rows and notes.
 pub(super) fn broker_figures(
-    options: &Options,
+    options: &BenchOptions,
     work: &ScratchDir,
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,

@@ -47,7 +47,7 @@ use std::path::PathBuf;
 
 /// What to run.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Options {
+pub struct BenchOptions {
     /// Events in the QoS 1 backlog both consumers drain.
     #[arg(long, default_value_t = 20_000)]
     pub messages: u64,
@@ -117,7 +117,7 @@ impl Row {
 }
 
 /// Runs the benchmark and prints the table to stdout (progress to stderr).
-pub fn run(options: &Options) -> anyhow::Result<()> {
+pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     if options.items == 0 || options.devices == 0 || options.items < options.devices {
         bail!("--items must be at least --devices, and both at least 1");
     }
@@ -145,7 +145,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn render(options: &Options, rows: &[Row], notes: &[String]) -> String {
+fn render(options: &BenchOptions, rows: &[Row], notes: &[String]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

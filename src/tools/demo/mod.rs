@@ -41,10 +41,11 @@ use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::crypto::keys::{self, SigningKey};
 use crate::daemon;
+use crate::tools::harness::broker::free_port;
 use anyhow::Context as _;
 use devices::{DeviceSettings, PLUG_TOPIC, SCALE_TOPIC, config_text};
 use household::SimulatedHousehold;
-use sandbox::{TempDir, free_port, start_broker, wait_for_port};
+use sandbox::{DemoDir, start_broker, wait_for_port};
 use std::sync::Arc;
 use world::DemoWorld;
 
@@ -56,7 +57,7 @@ const HOUR: i64 = 3600;
 /// Runs the demo for `days` simulated days with `seed`, the sensors from
 /// `devices`.
 pub async fn run(days: u32, seed: u64, devices: DemoDevices) -> anyhow::Result<()> {
-    let dir = TempDir::new()?;
+    let dir = DemoDir::new()?;
     let port = free_port()?;
     start_broker(port)?;
     wait_for_port(port).await?;

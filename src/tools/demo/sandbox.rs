@@ -1,5 +1,5 @@
-//! The demo's private surroundings: a temporary state directory, a free
-//! loopback port, and the embedded broker (rumqttd) listening on it.
+//! The demo's private surroundings: a temporary state directory and
+//! the embedded broker (rumqttd) on a free loopback port.
 
 use crate::crypto::keys;
 use anyhow::{Context as _, bail};
@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A private temporary directory, removed on drop.
-pub(super) struct TempDir {
+pub(super) struct DemoDir {
     pub(super) path: PathBuf,
 }
 
-impl TempDir {
-    pub(super) fn new() -> anyhow::Result<TempDir> {
+impl DemoDir {
+    pub(super) fn new() -> anyhow::Result<DemoDir> {
         let base = if Path::new("/dev/shm").is_dir() {
             PathBuf::from("/dev/shm")
         } else {
@@ -25,20 +25,14 @@ impl TempDir {
         ));
         std::fs::create_dir_all(&path)
             .with_context(|| format!("creating demo directory {}", path.display()))?;
-        Ok(TempDir { path })
+        Ok(DemoDir { path })
     }
 }
 
-impl Drop for TempDir {
+impl Drop for DemoDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
-}
-
-/// A free TCP port on loopback.
-pub(super) fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Starts rumqttd on `port` in a background thread (it lives until exit).
