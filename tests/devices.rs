@@ -234,6 +234,7 @@ async fn every_ecosystems_payloads_become_observations_and_a_wash_trace_one_dose
 
     // Malformed and field-missing payloads: dead-lettered with the reason;
     // the daemon keeps going (mosquitto's own client this time).
+    let processed_before_refusals = running.processed();
     tokio::task::spawn_blocking(move || {
         mosquitto_pub(port, PLUG, br#"{"power":"lots","state":"ON"}"#);
         mosquitto_pub(port, PLUG, &data("z2m-contact.json"));
@@ -243,6 +244,12 @@ async fn every_ecosystems_payloads_become_observations_and_a_wash_trace_one_dose
     .expect("mosquitto_pub");
     wait_for(Duration::from_secs(20), "three dead letters", || {
         db.read().dead_letters(10).map_or(0, |d| d.len()) >= 3
+    })
+    .await;
+    // Counted as processed only after the writer's next decision pass: wait
+    // for that too, or the next `publish` could take their count for its own.
+    wait_for(Duration::from_secs(20), "the refusals counted", || {
+        running.processed() >= processed_before_refusals + 3
     })
     .await;
     let reasons: Vec<String> = db
