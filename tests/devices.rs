@@ -4,7 +4,8 @@
 //! the store; a wash programme's power trace published as Zigbee2MQTT
 //! messages yields exactly one dose; a redelivered cycle end or programme
 //! finished consumes nothing twice; malformed and field-missing payloads
-//! are dead-lettered with the reason and the daemon keeps going.
+//! are dead-lettered with the reason and the daemon keeps going; a native
+//! device's door events keep its sequence whole (the `larder` binary).
 
 use crate::support::*;
 use larder::store::Store;
@@ -453,4 +454,62 @@ async fn the_same_home_connect_event_soon_after_is_one_wash_and_later_a_second()
     );
     drop(publisher);
     running.stop().await.expect("stop");
+}
+
+/// Issue 14: a fridge numbers its door events with its level readings; the
+/// door events are not stored (data minimisation) but their numbers are
+/// recorded, so seq 1 level, 2 door_open, 3 level is no gap. A real gap
+/// after them is still counted.
+#[test]
+fn door_events_between_readings_are_no_sequence_gap() {
+    let broker = start_broker();
+    let dir = temp_dir("door-seq");
+    let config = TestConfig::household().write(&dir, &broker);
+    let mut daemon = start_daemon(&config);
+    wait_for_db(&dir);
+    wait_online(broker.port(), "testhub");
+    let door = |seq: u64, kind: &str| {
+        format!(r#"{{"v":1,"device":"fridge","epoch":4,"seq":{seq},"kind":"{kind}","open":true}}"#)
+            .into_bytes()
+    };
+    mosquitto_pub(
+        broker.port(),
+        FRIDGE,
+        &level_json("fridge", "milk", 4, 1, 2.0),
+    );
+    mosquitto_pub(broker.port(), FRIDGE, &door(2, "door_open"));
+    mosquitto_pub(
+        broker.port(),
+        FRIDGE,
+        &level_json("fridge", "milk", 4, 3, 1.9),
+    );
+    mosquitto_pub(broker.port(), FRIDGE, &door(4, "door_open"));
+    mosquitto_pub(broker.port(), FRIDGE, &door(5, "door_closed"));
+    mosquitto_pub(
+        broker.port(),
+        FRIDGE,
+        &level_json("fridge", "milk", 4, 6, 1.8),
+    );
+    wait_until(Duration::from_secs(10), "three readings stored", || {
+        stored(&dir, "fridge", 4, 6)
+    });
+    let db = open_db(&dir);
+    assert_eq!(db.read().observation_count().expect("count"), 3);
+    assert_eq!(counter(&dir, "events_not_needed"), 3);
+    assert_eq!(counter(&dir, "sequence_gaps"), 0);
+    assert_eq!(counter(&dir, "sequence_missing"), 0);
+    assert!(!daemon.log().contains("sequence gap"), "{}", daemon.log());
+
+    // Seq 7 and 8 never arrive: that is a gap of two.
+    mosquitto_pub(
+        broker.port(),
+        FRIDGE,
+        &level_json("fridge", "milk", 4, 9, 1.7),
+    );
+    wait_until(Duration::from_secs(10), "the reading after the gap", || {
+        stored(&dir, "fridge", 4, 9)
+    });
+    assert_eq!(counter(&dir, "sequence_gaps"), 1);
+    assert_eq!(counter(&dir, "sequence_missing"), 2);
+    assert_eq!(daemon.terminate(), Ok(Some(0)));
 }

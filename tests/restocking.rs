@@ -55,6 +55,7 @@ fn ordered(
         .map(|p| Inbound {
             topic: "fridge/events",
             payload: p,
+            size: p.len(),
             retain: false,
             dup: false,
         })

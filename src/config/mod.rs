@@ -41,7 +41,7 @@ pub use homeassistant::{
 pub use hub::{DEFAULT_STATE_DIR, Hub};
 pub use items::{DEFAULT_VENDOR, Item};
 pub use members::Member;
-pub use mqtt::{MQTT_PORTABLE_CLIENT_ID_LEN, Mqtt};
+pub use mqtt::{MQTT_PORTABLE_CLIENT_ID_LEN, Mqtt, Protocol as MqttProtocol};
 pub use reading::{FieldSpec, Quantity, Unit};
 pub use retention::{DEFAULT_RAW_DAYS, Retention};
 pub use rules::Approvals;

@@ -32,6 +32,40 @@ pub struct Mqtt {
     pub keep_alive_secs: u16,
     /// Largest inbound payload accepted before parsing, in bytes.
     pub max_payload_bytes: usize,
+    /// The MQTT version larder's connections speak (`mqtt.protocol`).
+    pub protocol: Protocol,
+}
+
+/// The MQTT version of larder's connections (`mqtt.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// MQTT 5 (`"5"`, the default): larder tells the broker the largest
+    /// packet it takes, and the broker drops a bigger message for larder
+    /// instead of sending it (`daemon::link`).
+    #[default]
+    V5,
+    /// MQTT 3.1.1 (`"3.1.1"`), for brokers without MQTT 5: a message over
+    /// the packet limit drops the connection, and the broker sends it again
+    /// on every reconnect.
+    V311,
+}
+
+impl Protocol {
+    /// Every version, in the order the configuration lists them.
+    pub const ALL: [Protocol; 2] = [Protocol::V5, Protocol::V311];
+
+    /// The name in the configuration (`"5"`, `"3.1.1"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::V5 => "5",
+            Protocol::V311 => "3.1.1",
+        }
+    }
+
+    /// The version named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.name() == name)
+    }
 }
 
 impl Mqtt {

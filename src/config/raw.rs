@@ -58,6 +58,7 @@ pub(super) struct Mqtt {
     pub client_key: Option<String>,
     pub keep_alive_secs: Option<i64>,
     pub max_payload_bytes: Option<i64>,
+    pub protocol: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,10 +11,10 @@
 //! through the engine like member replies.
 
 use crate::config::Config;
+use crate::daemon::link::{self, Client, EventLoop, LinkOptions};
 use crate::daemon::mqtt::{self, Backoff, OnConnect, Polled};
 use crate::homeassistant::{self, DiscoveryPublisher, HaTopics, Occasion, OrderEvent, Snapshot};
 use crate::store::Store;
-use rumqttc::{AsyncClient, EventLoop, QoS};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,13 +31,15 @@ const RETAINED_QUIET: Duration = Duration::from_millis(300);
 /// Longest wait for the broker's answer when reading the retained document.
 const RETAINED_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Largest message the publisher sends (the outgoing limit of every larder
-/// connection, `mqtt::options`); a larger one would drop the connection.
-const MAX_PUBLISH_BYTES: usize = 1024 * 1024;
+/// Largest message the publisher sends (the outgoing limit of larder's
+/// MQTT 3.1.1 connections, `mqtt::MAX_OUTGOING_PACKET_BYTES`); a larger one
+/// would drop the connection.
+const MAX_PUBLISH_BYTES: usize = mqtt::MAX_OUTGOING_PACKET_BYTES;
 
 /// Largest packet the read-back connection accepts: anything larder can
 /// have published (the document of a large household is several hundred
-/// KB, over the 256 KiB a larder connection accepts by default).
+/// KB, possibly over what a larder connection accepts by default,
+/// `link::packet_limit`).
 const MAX_READ_BACK_BYTES: usize = 2 * MAX_PUBLISH_BYTES;
 
 /// Least time between two snapshot reads: a burst of batches costs the
@@ -235,14 +237,17 @@ pub fn start(
     config: &Config,
     snapshots: Option<watch::Receiver<Arc<Snapshot>>>,
     shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<(AsyncClient, tokio::task::JoinHandle<()>)> {
-    let opts = mqtt::options(
+) -> anyhow::Result<(Client, tokio::task::JoinHandle<()>)> {
+    let (client, eventloop) = link::connect(
         &config.mqtt,
-        &format!("{}-ha", config.mqtt.client_id),
-        false,
-        None,
+        &LinkOptions {
+            client_id: format!("{}-ha", config.mqtt.client_id),
+            persistent: false,
+            will: None,
+            inflight: link::DEFAULT_INFLIGHT,
+            capacity: 256,
+        },
     )?;
-    let (client, eventloop) = AsyncClient::new(opts, 256);
     let task = tokio::spawn(run(
         config.clone(),
         client.clone(),
@@ -295,7 +300,7 @@ async fn previous_document(
 
 async fn run(
     config: Config,
-    client: AsyncClient,
+    client: Client,
     eventloop: EventLoop,
     snapshots: Option<watch::Receiver<Arc<Snapshot>>>,
     mut shutdown: watch::Receiver<bool>,
@@ -454,17 +459,14 @@ impl FirstSnapshot {
     }
 }
 
-async fn publish(client: &AsyncClient, messages: Vec<homeassistant::Message>) {
+async fn publish(client: &Client, messages: Vec<homeassistant::Message>) {
     for m in messages {
         // Topic, length fields and packet id on top of the payload.
         if m.payload.len() + m.topic.len() + 16 > MAX_PUBLISH_BYTES {
             tracing::error!(topic = %m.topic, bytes = m.payload.len(), limit = MAX_PUBLISH_BYTES, "homeassistant: message too large to publish; skipped (fewer items or pending requests)");
             continue;
         }
-        if let Err(e) = client
-            .publish(m.topic.clone(), QoS::AtLeastOnce, m.retain, m.payload)
-            .await
-        {
+        if let Err(e) = client.publish(&m.topic, m.retain, m.payload).await {
             tracing::warn!(topic = %m.topic, error = %e, "homeassistant: cannot queue publish");
             return;
         }
@@ -520,6 +522,7 @@ mod tests {
                 .map(|p| Inbound {
                     topic,
                     payload: p.as_bytes(),
+                    size: p.len(),
                     retain: false,
                     dup: false,
                 })

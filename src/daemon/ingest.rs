@@ -3,9 +3,10 @@
 //! out to the client through a bounded queue the writer never waits on.
 
 use super::WriterCommand;
+use super::link::Client;
 use super::mqtt::Polled;
 use super::notify;
-use rumqttc::{AsyncClient, QoS};
+use rumqttc::QoS;
 use tokio::sync::mpsc;
 
 /// Maps ingest poll events to writer commands; tells systemd we are ready
@@ -40,12 +41,10 @@ pub(super) async fn forward_ingest(
 /// backlog the poller can be waiting for the writer to take messages
 /// (poller → forwarder → writer → client queue → poller). Found by
 /// `larder bench` with a 20 000-message backlog, where the daemon stalled.
-pub(super) async fn send_acks(client: AsyncClient, mut acks: mpsc::Receiver<PendingAck>) {
+pub(super) async fn send_acks(client: Client, mut acks: mpsc::Receiver<PendingAck>) {
     while let Some(pending) = acks.recv().await {
         crate::daemon::failpoints::crash_point("ack_handoff_before_client");
-        let mut publish = rumqttc::Publish::new("", pending.qos, Vec::new());
-        publish.pkid = pending.pkid;
-        if let Err(e) = client.ack(&publish).await {
+        if let Err(e) = client.ack(pending.pkid, pending.qos).await {
             tracing::warn!(error = %e, "cannot queue ack; the broker will redeliver and the duplicate is ignored");
         }
     }

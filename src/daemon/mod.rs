@@ -1,8 +1,8 @@
 //! The daemon: wires the engine to MQTT, SQLite and the clock.
 //!
 //! Tasks and their channels:
-//! - ingest poller (rumqttc, persistent session, manual acks) → forwarder
-//!   → `WriterCommand::Message` to the writer;
+//! - ingest poller (rumqttc, MQTT 5 by default, persistent session, manual
+//!   acks) → forwarder → `WriterCommand::Message` to the writer;
 //! - the writer (a blocking thread, the only SQLite writer): batches
 //!   messages, commits, then acks them in receive order; decides the
 //!   touched items when idle (at least every 250 ms); marks outbox rows sent;
@@ -18,14 +18,18 @@
 //! commit-then-ack, ticks); `ingest` hands inbound messages to it and its
 //! acks back to the broker; `relay` publishes the outbox and reports each
 //! PUBACK; `store_open` opens the state directory and database (a corrupt
-//! file is quarantined); [`mqtt`], [`ha_link`], [`retention`], [`notify`]
-//! and [`failpoints`] are the adapters and helpers they use.
+//! file is quarantined); [`link`] (one connection in the configured MQTT
+//! version: why no message can stop ingestion), [`mqtt`], [`ha_link`],
+//! [`refusal_log`], [`retention`], [`notify`] and [`failpoints`] are the
+//! adapters and helpers they use.
 
 pub mod failpoints;
 pub mod ha_link;
 mod ingest;
+pub mod link;
 pub mod mqtt;
 pub mod notify;
+pub mod refusal_log;
 mod relay;
 pub mod retention;
 mod store_open;
@@ -39,9 +43,9 @@ use crate::crypto::keys::{self, SigningKey};
 use crate::engine::Engine;
 use anyhow::Context as _;
 use ingest::{ACK_QUEUE, forward_ingest, send_acks};
+use link::{Client, LinkOptions};
 use mqtt::OnConnect;
 use relay::relay;
-use rumqttc::{AsyncClient, LastWill, QoS};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,10 +84,10 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     stopping: Arc<AtomicBool>,
     writer: JoinHandle<anyhow::Result<()>>,
-    ingest_client: AsyncClient,
-    outbound_client: AsyncClient,
+    ingest_client: Client,
+    outbound_client: Client,
     /// The Home Assistant publisher's connection (`ha_link`).
-    ha_client: AsyncClient,
+    ha_client: Client,
     status_topic: String,
     tasks: Vec<JoinHandle<()>>,
     acker: JoinHandle<()>,
@@ -134,7 +138,7 @@ impl Running {
         }
         let _ = self
             .ingest_client
-            .publish(self.status_topic, QoS::AtLeastOnce, true, "offline")
+            .publish(&self.status_topic, true, b"offline".to_vec())
             .await;
         let _ = self.ingest_client.disconnect().await;
         let _ = self.outbound_client.disconnect().await;
@@ -212,9 +216,16 @@ pub async fn start(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     // Ingest connection: persistent session, manual acks, last will.
-    let will = LastWill::new(&topics.status, "offline", QoS::AtLeastOnce, true);
-    let ingest_opts = mqtt::options(&config.mqtt, &config.mqtt.client_id, true, Some(will))?;
-    let (ingest_client, ingest_loop) = AsyncClient::new(ingest_opts, 64);
+    let (ingest_client, ingest_loop) = link::connect(
+        &config.mqtt,
+        &LinkOptions {
+            client_id: config.mqtt.client_id.clone(),
+            persistent: true,
+            will: Some((topics.status.clone(), b"offline".to_vec())),
+            inflight: link::DEFAULT_INFLIGHT,
+            capacity: 64,
+        },
+    )?;
     let (ingest_tx, ingest_rx) = mpsc::channel(1024);
     let on_connect = OnConnect {
         subscribe: engine.subscriptions(),
@@ -230,14 +241,16 @@ pub async fn start(
     ))];
 
     // Outbound connection: one publish in flight so PUBACKs map to rows.
-    let mut out_opts = mqtt::options(
+    let (outbound_client, outbound_loop) = link::connect(
         &config.mqtt,
-        &format!("{}-out", config.mqtt.client_id),
-        false,
-        None,
+        &LinkOptions {
+            client_id: format!("{}-out", config.mqtt.client_id),
+            persistent: false,
+            will: None,
+            inflight: 1,
+            capacity: 16,
+        },
     )?;
-    out_opts.set_inflight(1);
-    let (outbound_client, outbound_loop) = AsyncClient::new(out_opts, 16);
     let (outbound_tx, outbound_rx) = mpsc::channel(64);
     tasks.push(tokio::spawn(mqtt::poll_loop(
         "outbound",
@@ -286,6 +299,7 @@ pub async fn start(
                 scrub_pending: false,
                 undecided: Undecided::default(),
                 ha: ha_feed,
+                refusals: refusal_log::RefusalLog::default(),
             }
             .run(commands_rx)
         })

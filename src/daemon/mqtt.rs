@@ -5,8 +5,9 @@
 //! and forwards events over channels. It never awaits the client (that can
 //! deadlock rumqttc), and holds no business logic.
 
+use super::link::{Client, EventLoop, LinkEvent, Received};
 use crate::config;
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS, Transport};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS, Transport};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -94,81 +95,105 @@ pub fn install_crypto_provider() {
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Connection options for one larder connection.
+/// The largest packet larder sends on any connection (MQTT 3.1.1; under
+/// MQTT 5 the broker's own limit, if it states one, applies).
+pub const MAX_OUTGOING_PACKET_BYTES: usize = 1024 * 1024;
+
+/// MQTT 3.1.1 connection options for one larder connection (the command
+/// line's short-lived clients, and the daemon's connections under
+/// `mqtt.protocol = "3.1.1"`, see `daemon::link`).
 ///
 /// `client_id` is fixed per role so the broker keeps the session;
 /// `persistent` turns clean-session off (ingest); `will` is the last will.
+/// Incoming packets are limited to [`super::link::packet_limit`].
 pub fn options(
     cfg: &config::Mqtt,
     client_id: &str,
     persistent: bool,
     will: Option<LastWill>,
 ) -> Result<MqttOptions, MqttError> {
-    // rumqttc joins host and port itself for plain TCP, so a bare IPv6
-    // address needs its brackets there (TLS wants the bare name).
-    let host = if cfg.host.contains(':') && !cfg.tls {
-        format!("[{}]", cfg.host)
-    } else {
-        cfg.host.clone()
-    };
-    let mut opts = MqttOptions::new(client_id, host, cfg.port);
+    let mut opts = MqttOptions::new(client_id, broker_host(cfg), cfg.port);
     opts.set_keep_alive(Duration::from_secs(u64::from(cfg.keep_alive_secs)));
     opts.set_clean_session(!persistent);
     opts.set_manual_acks(persistent);
-    // Accept packets well above our own payload limit, so an oversize
-    // message is refused (dead-lettered) by us instead of killing the
-    // connection in a redelivery loop.
-    let incoming = cfg.max_payload_bytes.saturating_mul(4).max(256 * 1024);
-    opts.set_max_packet_size(incoming, 1024 * 1024);
+    opts.set_max_packet_size(super::link::packet_limit(cfg), MAX_OUTGOING_PACKET_BYTES);
     if let Some(will) = will {
         opts.set_last_will(will);
     }
-    if let Some(user) = &cfg.username {
-        let password = match &cfg.password_file {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|source| MqttError::PasswordFile {
-                    path: path.clone(),
-                    source,
-                })?
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            None => String::new(),
-        };
-        opts.set_credentials(user.clone(), password);
+    if let Some((user, password)) = credentials(cfg)? {
+        opts.set_credentials(user, password);
     }
-    if cfg.tls {
-        install_crypto_provider();
-        let read = |key: &'static str, path: &std::path::PathBuf| {
-            std::fs::read(path).map_err(|source| MqttError::ClientAuth {
-                key,
-                path: path.clone(),
-                source,
-            })
-        };
-        let client_auth = match (&cfg.client_cert, &cfg.client_key) {
-            (Some(cert), Some(key)) => Some((
-                read("mqtt.client-cert", cert)?,
-                read("mqtt.client-key", key)?,
-            )),
-            // Validation requires both; a half pair is ignored here.
-            _ => None,
-        };
-        let transport = match &cfg.ca_file {
-            Some(path) => {
-                let ca = std::fs::read(path).map_err(|source| MqttError::CaFile {
-                    path: path.clone(),
-                    source,
-                })?;
-                Transport::tls(ca, client_auth, None)
-            }
-            // Validation requires mqtt.ca-file with a client certificate.
-            None => Transport::tls_with_default_config(),
-        };
+    if let Some(transport) = tls_transport(cfg)? {
         opts.set_transport(transport);
     }
     Ok(opts)
+}
+
+/// The broker host as rumqttc wants it: it joins host and port itself for
+/// plain TCP, so a bare IPv6 address needs its brackets there (TLS wants
+/// the bare name).
+pub(super) fn broker_host(cfg: &config::Mqtt) -> String {
+    if cfg.host.contains(':') && !cfg.tls {
+        format!("[{}]", cfg.host)
+    } else {
+        cfg.host.clone()
+    }
+}
+
+/// The user name and password (the first line of `mqtt.password-file`),
+/// if the configuration names a user.
+pub(super) fn credentials(cfg: &config::Mqtt) -> Result<Option<(String, String)>, MqttError> {
+    let Some(user) = &cfg.username else {
+        return Ok(None);
+    };
+    let password = match &cfg.password_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|source| MqttError::PasswordFile {
+                path: path.clone(),
+                source,
+            })?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        None => String::new(),
+    };
+    Ok(Some((user.clone(), password)))
+}
+
+/// The TLS transport for `mqtts://` (CA file, client certificate), or
+/// `None` for plain TCP.
+pub(super) fn tls_transport(cfg: &config::Mqtt) -> Result<Option<Transport>, MqttError> {
+    if !cfg.tls {
+        return Ok(None);
+    }
+    install_crypto_provider();
+    let read = |key: &'static str, path: &std::path::PathBuf| {
+        std::fs::read(path).map_err(|source| MqttError::ClientAuth {
+            key,
+            path: path.clone(),
+            source,
+        })
+    };
+    let client_auth = match (&cfg.client_cert, &cfg.client_key) {
+        (Some(cert), Some(key)) => Some((
+            read("mqtt.client-cert", cert)?,
+            read("mqtt.client-key", key)?,
+        )),
+        // Validation requires both; a half pair is ignored here.
+        _ => None,
+    };
+    Ok(Some(match &cfg.ca_file {
+        Some(path) => {
+            let ca = std::fs::read(path).map_err(|source| MqttError::CaFile {
+                path: path.clone(),
+                source,
+            })?;
+            Transport::tls(ca, client_auth, None)
+        }
+        // Validation requires mqtt.ca-file with a client certificate.
+        None => Transport::tls_with_default_config(),
+    }))
 }
 
 /// What the poll loop reports.
@@ -179,8 +204,9 @@ pub enum Polled {
         /// Whether the broker resumed our session.
         session_present: bool,
     },
-    /// A message arrived.
-    Message(rumqttc::Publish),
+    /// A message arrived (its payload cut when over
+    /// `mqtt.max-payload-bytes`, see `link::Received`).
+    Message(Received),
     /// One of our publishes went out with this packet id.
     PublishSent(u16),
     /// The broker acknowledged our publish with this packet id.
@@ -198,12 +224,12 @@ pub struct OnConnect {
     pub announce: Option<(String, Vec<u8>)>,
 }
 
-/// Drives a rumqttc event loop until `shutdown` turns true, forwarding
-/// events to `events`. Reconnects with capped exponential backoff and
-/// jitter, resubscribes on every connect.
+/// Drives a connection's event loop until `shutdown` turns true,
+/// forwarding events to `events`. Reconnects with capped exponential
+/// backoff and jitter, resubscribes on every connect.
 pub async fn poll_loop(
     name: &'static str,
-    client: AsyncClient,
+    client: Client,
     mut eventloop: EventLoop,
     on_connect: OnConnect,
     events: mpsc::Sender<Polled>,
@@ -218,7 +244,7 @@ pub async fn poll_loop(
             event = eventloop.poll() => event,
         };
         let polled = match event {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+            Ok(LinkEvent::Connected { session_present }) => {
                 if backoff.attempts() > 0 {
                     tracing::info!(connection = name, "reconnected to broker");
                 } else {
@@ -226,44 +252,37 @@ pub async fn poll_loop(
                 }
                 backoff.reset();
                 connected = true;
-                if !ack.session_present && !on_connect.subscribe.is_empty() {
+                if !session_present && !on_connect.subscribe.is_empty() {
                     tracing::info!(
                         connection = name,
                         "broker has no session for us (first start or broker state lost); subscribing afresh"
                     );
                 }
                 if !on_connect.subscribe.is_empty() {
-                    let filters = on_connect
-                        .subscribe
-                        .iter()
-                        .map(|t| rumqttc::SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
-                    if let Err(e) = client.try_subscribe_many(filters) {
+                    if let Err(e) = client.try_subscribe(&on_connect.subscribe) {
                         tracing::error!(connection = name, error = %e, "cannot queue subscribe");
                     }
                 }
                 if let Some((topic, payload)) = &on_connect.announce {
-                    if let Err(e) =
-                        client.try_publish(topic.clone(), QoS::AtLeastOnce, true, payload.clone())
-                    {
+                    if let Err(e) = client.try_publish(topic, true, payload.clone()) {
                         tracing::warn!(connection = name, error = %e, "cannot queue status");
                     }
                 }
-                Polled::Connected {
-                    session_present: ack.session_present,
-                }
+                Polled::Connected { session_present }
             }
-            Ok(Event::Incoming(Packet::Publish(publish))) => Polled::Message(publish),
-            Ok(Event::Incoming(Packet::PubAck(ack))) => Polled::PubAck(ack.pkid),
-            Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => Polled::PublishSent(pkid),
+            Ok(LinkEvent::Message(message)) => Polled::Message(message),
+            Ok(LinkEvent::PubAck(pkid)) => Polled::PubAck(pkid),
+            Ok(LinkEvent::PublishSent(pkid)) => Polled::PublishSent(pkid),
             // Our own clean DISCONNECT went out: the connection is done.
-            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
-            Ok(_) => continue,
+            Ok(LinkEvent::DisconnectSent) => break,
+            Ok(LinkEvent::Other) => continue,
             Err(error) => {
                 let delay = backoff.next_delay(random_jitter());
+                let retry_in_ms = delay.as_millis();
                 if connected || backoff.attempts() == 1 {
-                    tracing::warn!(connection = name, %error, retry_in = ?delay, "broker connection lost");
+                    tracing::warn!(connection = name, %error, retry_in_ms, "broker connection lost");
                 } else {
-                    tracing::debug!(connection = name, %error, retry_in = ?delay, "still cannot reach broker");
+                    tracing::debug!(connection = name, %error, retry_in_ms, "still cannot reach broker");
                 }
                 let was_connected = std::mem::replace(&mut connected, false);
                 if was_connected && events.send(Polled::Disconnected).await.is_err() {

@@ -3,10 +3,10 @@
 //! marks the row sent (`mark_sent`).
 
 use super::WriterCommand;
+use super::link::Client;
 use super::mqtt::{self, Backoff, Polled};
 use crate::clock::Clock;
 use crate::store::Store;
-use rumqttc::{AsyncClient, QoS};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ const PUBACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// bytes, same intent id) after a pause.
 pub(super) async fn relay(
     database: PathBuf,
-    client: AsyncClient,
+    client: Client,
     mut events: mpsc::Receiver<Polled>,
     commands: mpsc::Sender<WriterCommand>,
     clock: Arc<dyn Clock>,
@@ -56,12 +56,7 @@ pub(super) async fn relay(
         for row in due {
             crate::daemon::failpoints::crash_point("relay_before_publish");
             if client
-                .publish(
-                    &row.topic,
-                    QoS::AtLeastOnce,
-                    row.retain,
-                    row.payload.clone(),
-                )
+                .publish(&row.topic, row.retain, row.payload.clone())
                 .await
                 .is_err()
             {

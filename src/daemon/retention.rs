@@ -95,8 +95,8 @@ mod tests {
         }
         tx.insert_observation(&reading(100, t0 + 95 * DAY, 1.0))
             .expect("i");
-        tx.dead_letter("t", b"old", "bad", t0).expect("dl");
-        tx.dead_letter("t", b"new", "bad", t0 + 95 * DAY)
+        tx.dead_letter("t", b"old", 3, "bad", t0).expect("dl");
+        tx.dead_letter("t", b"new", 3, "bad", t0 + 95 * DAY)
             .expect("dl");
         tx.commit().expect("commit");
         let retention = Retention { raw_days: 90 };

@@ -5,7 +5,9 @@
 
 use super::ha_link::SnapshotFeed;
 use super::ingest::PendingAck;
+use super::link::Received;
 use super::mqtt::{self, Backoff};
+use super::refusal_log::{self, RefusalLog};
 use crate::clock::Clock;
 use crate::engine::{Engine, Inbound};
 use crate::store::Store;
@@ -34,7 +36,7 @@ const DECIDE_AT_MOST_AFTER: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub enum WriterCommand {
     /// An inbound message to store and ack.
-    Message(rumqttc::Publish),
+    Message(Received),
     /// Expire requests and decide for every item; answer when done.
     Tick(Option<oneshot::Sender<()>>),
     /// The broker acknowledged this outbox row; answer when recorded.
@@ -60,6 +62,8 @@ pub(super) struct Writer {
     pub(super) undecided: Undecided,
     /// Snapshots for the Home Assistant publisher (`None` when disabled).
     pub(super) ha: Option<SnapshotFeed>,
+    /// What the log has said about refused messages (bursts are summed up).
+    pub(super) refusals: RefusalLog,
 }
 
 /// Committed and acked messages whose items are not decided yet.
@@ -137,6 +141,9 @@ impl Writer {
             }
         }
         self.decide_undecided();
+        for line in self.refusals.drain(self.clock.now()) {
+            refusal_log::log(&line);
+        }
         Ok(())
     }
 
@@ -178,7 +185,7 @@ impl Writer {
     /// false if asked to shut down before it could commit (nothing acked).
     fn commit_and_ack(
         &mut self,
-        batch: &[rumqttc::Publish],
+        batch: &[Received],
         mut sent: Vec<(i64, oneshot::Sender<()>)>,
     ) -> bool {
         let inbound: Vec<Inbound<'_>> = batch
@@ -186,6 +193,7 @@ impl Writer {
             .map(|p| Inbound {
                 topic: &p.topic,
                 payload: &p.payload,
+                size: p.size,
                 retain: p.retain,
                 dup: p.dup,
             })
@@ -226,6 +234,7 @@ impl Writer {
             // Home Assistant's order events show `order_sent`.
             self.refresh_home_assistant();
         }
+        self.log_refusals(&outcome.refusals);
         if batch.is_empty() {
             // Only the relay's marks: nothing to ack or decide.
             return true;
@@ -273,6 +282,20 @@ impl Writer {
         true
     }
 
+    /// Logs what the refusal log says about `refused` (committed just now)
+    /// and the summaries due.
+    fn log_refusals(&mut self, refused: &[crate::engine::Refused]) {
+        let now = self.clock.now();
+        for refused in refused {
+            if let Some(line) = self.refusals.note(refused, now) {
+                refusal_log::log(&line);
+            }
+        }
+        for line in self.refusals.due(now) {
+            refusal_log::log(&line);
+        }
+    }
+
     /// Records the relay's PUBACK marks one transaction each and answers
     /// them; a mark that fails is logged and its row published again.
     fn mark_sent_alone(&mut self, sent: Vec<(i64, oneshot::Sender<()>)>) {
@@ -312,6 +335,7 @@ impl Writer {
     }
 
     fn tick(&mut self) {
+        self.log_refusals(&[]);
         self.scrub();
         let now = self.clock.now();
         match crate::daemon::retention::compact(

@@ -32,10 +32,15 @@ impl Engine {
     ) -> store::Result<Result<Handled, Refusal>> {
         let event = match events::decode_event(device.format, msg.payload) {
             Ok(event) => event,
-            Err(events::WireError::NotNeeded { kind }) => {
-                // Data minimisation: counted, acked, never stored.
+            Err(events::WireError::NotNeeded { kind, id }) => {
+                // Data minimisation: counted, acked, never stored. Its place
+                // in the device's sequence is recorded all the same, or the
+                // next event would look like one after a lost event.
                 tracing::debug!(device = %device.id, kind, "event not needed; dropped");
                 tx.bump("events_not_needed", 1)?;
+                if let Some(id) = id.filter(|id| id.device == device.id) {
+                    track_sequence(tx, device, id.epoch, id.seq)?;
+                }
                 return Ok(Ok(Handled::Done));
             }
             Err(e) => return Ok(Err(Refusal::new("refused_events", e.to_string()))),
@@ -72,14 +77,7 @@ impl Engine {
         if inserted == Inserted::Duplicate {
             return Ok(Ok(Handled::Duplicate));
         }
-        if let Some((epoch, last)) = tx.advance_device_seq(&device.id, event.epoch, event.seq)? {
-            if epoch == event.epoch && event.seq > last.saturating_add(1) {
-                let missing = event.seq - last - 1;
-                tracing::warn!(device = %device.id, epoch, after = last, next = event.seq, missing, "sequence gap: events may have been lost before reaching larder");
-                tx.bump("sequence_gaps", 1)?;
-                tx.bump("sequence_missing", missing)?;
-            }
-        }
+        track_sequence(tx, device, event.epoch, event.seq)?;
         let kind = match event.kind {
             EventKind::Level => ObservationKind::Level,
             EventKind::Consumed | EventKind::WasherCycle => ObservationKind::Consumed,
@@ -274,6 +272,22 @@ impl Engine {
         tx.commit()?;
         Ok(touched)
     }
+}
+
+/// Records `(epoch, seq)` as the device's latest event (if it is newer)
+/// and counts a jump past the next number within the epoch as a gap: events
+/// lost before they reached larder (`sequence_gaps`, `sequence_missing`).
+/// Every event a device numbers goes through here, needed or not.
+fn track_sequence(tx: &Tx<'_>, device: &Device, epoch: u64, seq: u64) -> store::Result<()> {
+    if let Some((last_epoch, last)) = tx.advance_device_seq(&device.id, epoch, seq)? {
+        if last_epoch == epoch && seq > last.saturating_add(1) {
+            let missing = seq - last - 1;
+            tracing::warn!(device = %device.id, epoch, after = last, next = seq, missing, "sequence gap: events may have been lost before reaching larder");
+            tx.bump("sequence_gaps", 1)?;
+            tx.bump("sequence_missing", missing)?;
+        }
+    }
+    Ok(())
 }
 
 /// When a device says something happened: its own timestamp when it is

@@ -112,6 +112,7 @@ mod tests {
         tx.dead_letter(
             &config.devices[0].topic,
             br#"{"slot":"milk","amount":"x"}"#,
+            28,
             "bad",
             1,
         )

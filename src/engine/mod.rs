@@ -52,13 +52,29 @@ use crate::protocol::topics::Topics;
 pub struct Inbound<'a> {
     /// Topic.
     pub topic: &'a str,
-    /// Payload bytes.
+    /// Payload bytes: the whole payload, or only its first bytes when it
+    /// was over `mqtt.max-payload-bytes` (the daemon lets the rest go as it
+    /// arrives; see `size`).
     pub payload: &'a [u8],
+    /// The payload's size as received (more than `payload.len()` when only
+    /// its first bytes were kept).
+    pub size: usize,
     /// The retain flag.
     pub retain: bool,
     /// MQTT's DUP flag: the broker sends this message again (it was not
     /// acknowledged before a reconnect).
     pub dup: bool,
+}
+
+/// A message a batch refused (counted and dead-lettered in it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    /// The topic it came on.
+    pub topic: String,
+    /// Its size as received, in bytes.
+    pub size: usize,
+    /// The counter it went under, and why.
+    pub refusal: Refusal,
 }
 
 /// What a batch did, for logs and the caller's follow-up.
@@ -70,6 +86,8 @@ pub struct BatchOutcome {
     pub duplicates: u64,
     /// Messages dead-lettered.
     pub refused: u64,
+    /// What was refused, for the daemon's log (`daemon::refusal_log`).
+    pub refusals: Vec<Refused>,
     /// Items whose state changed (decide for these).
     pub touched: Vec<String>,
     /// A forget was committed: run `Store::scrub` before anything else.

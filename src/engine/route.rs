@@ -3,7 +3,7 @@
 //! refusal becomes a dead letter here, in the batch's transaction.
 
 use super::handled::{Handled, Refusal};
-use super::{BatchOutcome, Engine, Inbound};
+use super::{BatchOutcome, Engine, Inbound, Refused};
 use crate::config::Device;
 use crate::store::{self, Store, Tx};
 
@@ -81,7 +81,8 @@ impl Engine {
                 Ok(Handled::Done) => {}
                 Ok(Handled::Forgot) => outcome.scrub = true,
                 Err(refusal) => {
-                    tracing::warn!(topic = msg.topic, bytes = msg.payload.len(), reason = %refusal.reason, "refused inbound message");
+                    // The daemon logs refusals in bursts (`refusal_log`).
+                    tracing::debug!(topic = msg.topic, bytes = msg.size, reason = %refusal.reason, "refused inbound message");
                     // A refused control message is kept without its payload:
                     // a forget names the item it erases.
                     let kept = if msg.topic == self.topics.control {
@@ -89,10 +90,15 @@ impl Engine {
                     } else {
                         msg.payload
                     };
-                    tx.dead_letter(msg.topic, kept, &refusal.reason, now)?;
+                    tx.dead_letter(msg.topic, kept, msg.size, &refusal.reason, now)?;
                     tx.bump("dead_letters", 1)?;
                     tx.bump(refusal.counter, 1)?;
                     outcome.refused += 1;
+                    outcome.refusals.push(Refused {
+                        topic: msg.topic.to_owned(),
+                        size: msg.size,
+                        refusal,
+                    });
                 }
             }
         }
@@ -111,12 +117,12 @@ impl Engine {
         msg: &Inbound<'_>,
         now: i64,
     ) -> store::Result<Result<Handled, Refusal>> {
-        if msg.payload.len() > self.config.mqtt.max_payload_bytes {
+        if msg.size > self.config.mqtt.max_payload_bytes || msg.payload.len() > msg.size {
             return Ok(Err(Refusal::new(
                 "refused_oversize",
                 format!(
                     "payload of {} bytes exceeds mqtt.max-payload-bytes ({})",
-                    msg.payload.len(),
+                    msg.size.max(msg.payload.len()),
                     self.config.mqtt.max_payload_bytes
                 ),
             )));

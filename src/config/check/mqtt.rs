@@ -1,9 +1,10 @@
 //! Checks of `[mqtt]`: the broker URL, client id, credentials and TLS
-//! files (which must exist and fit together), keep-alive and payload limits.
+//! files (which must exist and fit together), keep-alive, payload limits
+//! and the MQTT version.
 
 use super::Check;
 use crate::config::error::is_ident;
-use crate::config::mqtt::parse_url;
+use crate::config::mqtt::{Protocol, parse_url};
 use crate::config::{Mqtt, raw};
 use std::path::Path;
 
@@ -97,6 +98,16 @@ impl Check {
             65536,
             1024..=1_048_576,
         );
+        let protocol = match raw.protocol.as_deref() {
+            None => Protocol::default(),
+            Some(name) => Protocol::from_name(name).unwrap_or_else(|| {
+                self.problem(
+                    "mqtt.protocol",
+                    format_args!("unknown MQTT version \"{name}\"; expected \"5\" or \"3.1.1\""),
+                );
+                Protocol::default()
+            }),
+        };
         Mqtt {
             host,
             port,
@@ -109,6 +120,7 @@ impl Check {
             client_key,
             keep_alive_secs: u16::try_from(keep_alive_secs).unwrap_or(30),
             max_payload_bytes: usize::try_from(max_payload_bytes).unwrap_or(65536),
+            protocol,
         }
     }
 }

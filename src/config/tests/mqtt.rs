@@ -2,7 +2,7 @@
 
 use super::{ConfigTestDir, MINIMAL, check, ok};
 use crate::config::Config;
-use crate::config::mqtt::parse_url;
+use crate::config::mqtt::{Protocol, parse_url};
 
 #[test]
 fn broker_urls() {
@@ -112,4 +112,21 @@ fn a_client_certificate_needs_its_key_a_ca_and_tls() {
     };
     assert_eq!(c.mqtt.client_cert, Some(dir.0.join("client.pem")));
     assert_eq!(c.mqtt.client_key, Some(dir.0.join("client.key")));
+}
+
+#[test]
+fn the_mqtt_version_is_5_unless_set_to_3_1_1() {
+    assert_eq!(ok(MINIMAL).mqtt.protocol, Protocol::V5);
+    let with = |version: &str| {
+        MINIMAL.replace(
+            "[[devices]]",
+            &format!("protocol = \"{version}\"\n[[devices]]"),
+        )
+    };
+    assert_eq!(ok(&with("3.1.1")).mqtt.protocol, Protocol::V311);
+    assert_eq!(ok(&with("5")).mqtt.protocol, Protocol::V5);
+    check(
+        &with("4"),
+        &["mqtt.protocol: unknown MQTT version \"4\"; expected \"5\" or \"3.1.1\""],
+    );
 }

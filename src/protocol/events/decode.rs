@@ -2,7 +2,7 @@
 //! version, then each field of its kind within range.
 
 use super::field_map::{Scalar, decode_field_map};
-use super::{DeviceEvent, EventKind, MAX_EVENT_BYTES, NOT_NEEDED_KINDS, WireError};
+use super::{DeviceEvent, EventId, EventKind, MAX_EVENT_BYTES, NOT_NEEDED_KINDS, WireError};
 use crate::config::PayloadFormat;
 use crate::protocol::cbor::clip;
 
@@ -48,14 +48,29 @@ pub fn decode_event(format: PayloadFormat, bytes: &[u8]) -> Result<DeviceEvent, 
         }
     }
     let kind = map.take("kind");
-    if let Some(Scalar::Text(text)) = &kind {
-        if let Some(known) = NOT_NEEDED_KINDS.iter().find(|k| **k == text.as_str()) {
-            return Err(WireError::NotNeeded { kind: known });
-        }
-    }
     let device = map.take("device");
     let epoch = map.take("epoch");
     let seq = map.take("seq");
+    if let Some(Scalar::Text(text)) = &kind {
+        if let Some(known) = NOT_NEEDED_KINDS.iter().find(|k| **k == text.as_str()) {
+            // Only its place in the sequence is read: nothing else of it
+            // is kept, and its other fields are not checked.
+            let id = match (device, epoch, seq) {
+                (Some(device), Some(epoch), Some(seq)) => {
+                    match (
+                        identifier("device", device),
+                        unsigned("epoch", epoch),
+                        unsigned("seq", seq),
+                    ) {
+                        (Ok(device), Ok(epoch), Ok(seq)) => Some(EventId { device, epoch, seq }),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            return Err(WireError::NotNeeded { kind: known, id });
+        }
+    }
     let ts = map.take("ts");
     let slot = map.take("slot");
     let amount = map.take("amount");

@@ -37,6 +37,18 @@ pub struct DeviceEvent {
     pub amount: f64,
 }
 
+/// An event's identity: its device, the device's boot epoch and its
+/// sequence number within the epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventId {
+    /// Device id.
+    pub device: String,
+    /// Per-boot epoch chosen by the device.
+    pub epoch: u64,
+    /// Sequence number within the epoch.
+    pub seq: u64,
+}
+
 /// Native event kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -86,11 +98,16 @@ pub enum WireError {
     },
     /// A kind of event devices send that no larder feature needs (a fridge
     /// door, a temperature): not an error; the engine counts and drops it
-    /// without storing anything (`events_not_needed`).
-    #[error("event kind {kind:?} is not needed by any larder feature; dropped unstored")]
+    /// without storing anything (`events_not_needed`), but records its
+    /// place in the device's sequence, so that it is not taken for a lost
+    /// event.
+    #[error("event kind {kind} is not needed by any larder feature; dropped unstored")]
     NotNeeded {
         /// The kind, from [`NOT_NEEDED_KINDS`].
         kind: &'static str,
+        /// Its place in the device's sequence, when it carries a valid
+        /// `device`, `epoch` and `seq` (nothing else of it is read).
+        id: Option<EventId>,
     },
     /// Decoded but a field is missing or out of range.
     #[error("invalid field `{field}`: {detail}")]

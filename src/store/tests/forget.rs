@@ -36,7 +36,7 @@ fn forgetting_an_item_leaves_none_of_its_bytes_in_the_files() {
         5,
     )
     .expect("enqueue");
-    tx.dead_letter("t", b"{\"slot\":\"oat-milk-zx81\"}", "bad", 5)
+    tx.dead_letter("t", b"{\"slot\":\"oat-milk-zx81\"}", 23, "bad", 5)
         .expect("dl");
     tx.commit().expect("commit");
     let before = file_bytes(&path);

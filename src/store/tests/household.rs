@@ -7,7 +7,7 @@ use crate::store::DEAD_LETTER_KEEP_BYTES;
 fn dead_letters_keep_a_bounded_prefix_and_counters_add_up() {
     let (_d, mut store) = temp_db();
     let tx = store.transaction().expect("tx");
-    tx.dead_letter("t", &vec![0u8; 10_000], "too big", 1)
+    tx.dead_letter("t", &vec![0u8; 10_000], 10_000, "too big", 1)
         .expect("dl");
     tx.bump("dead_letters", 1).expect("b");
     tx.bump("dead_letters", 2).expect("b");

@@ -11,13 +11,23 @@ use rusqlite::params;
 pub const DEAD_LETTER_KEEP_BYTES: usize = 4096;
 
 impl Tx<'_> {
-    /// Stores a refused message with its reason (payload truncated).
-    pub fn dead_letter(&self, topic: &str, payload: &[u8], reason: &str, now: i64) -> Result<()> {
+    /// Stores a refused message with its reason: the payload truncated to
+    /// [`DEAD_LETTER_KEEP_BYTES`], and `size`, the message's size as
+    /// received (a payload may come already cut to its first bytes).
+    pub fn dead_letter(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        size: usize,
+        reason: &str,
+        now: i64,
+    ) -> Result<()> {
         let kept = &payload[..payload.len().min(DEAD_LETTER_KEEP_BYTES)];
+        let size = size.max(payload.len());
         self.tx
             .execute(
                 "INSERT INTO dead_letters (received_at, topic, size, payload, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![now, topic, payload.len() as i64, kept, reason],
+                params![now, topic, size as i64, kept, reason],
             )
             .map_err(self.err())?;
         Ok(())

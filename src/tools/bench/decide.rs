@@ -33,6 +33,7 @@ fn ingest_all(
             .map(|(topic, payload)| Inbound {
                 topic,
                 payload,
+                size: payload.len(),
                 retain: false,
                 dup: false,
             })

@@ -154,7 +154,14 @@ fn door_and_climate_events_are_named_not_needed_not_invalid() {
     let door = br#"{"v":1,"device":"fridge","epoch":1,"seq":5,"kind":"door_open","open":true}"#;
     assert_eq!(
         decode_event(Json, door),
-        Err(WireError::NotNeeded { kind: "door_open" })
+        Err(WireError::NotNeeded {
+            kind: "door_open",
+            id: Some(EventId {
+                device: "fridge".into(),
+                epoch: 1,
+                seq: 5
+            })
+        })
     );
     let mut cbor = Vec::new();
     ciborium::into_writer(
@@ -178,7 +185,17 @@ fn door_and_climate_events_are_named_not_needed_not_invalid() {
     assert_eq!(
         decode_event(Cbor, &cbor),
         Err(WireError::NotNeeded {
-            kind: "temperature"
+            kind: "temperature",
+            id: None
+        })
+    );
+    // Without a valid place in a sequence it is still not needed.
+    let unnumbered = br#"{"v":1,"device":"fridge","epoch":1,"seq":-1,"kind":"door_closed"}"#;
+    assert_eq!(
+        decode_event(Json, unnumbered),
+        Err(WireError::NotNeeded {
+            kind: "door_closed",
+            id: None
         })
     );
     // An unknown kind is still refused as invalid (dead-lettered).
