@@ -164,6 +164,13 @@ fn with_the_shipped_acl_an_appliance_cannot_forge_what_larder_reads() {
     pub_as(
         clients_port,
         fridge,
+        "larder/home/control",
+        b"forged pause",
+        &[],
+    );
+    pub_as(
+        clients_port,
+        fridge,
         "larder/home/upstream/acks",
         b"{\"intent\":\"x\",\"status\":\"delivered\"}",
         &[],
@@ -200,6 +207,22 @@ fn with_the_shipped_acl_an_appliance_cannot_forge_what_larder_reads() {
         counter(&dir, "dead_letters") == 1
     });
     assert_eq!(counter(&dir, "messages"), 3);
+    // And a member's control message (pause, cancel, forget…) reaches it
+    // too: without the ACL's control lines, `larder pause` would print
+    // "published" while mosquitto dropped it.
+    assert!(pub_as(
+        clients_port,
+        Some(("app-alex", "alex-pw")),
+        "larder/home/control",
+        b"junk control",
+        &[]
+    ));
+    wait_until(
+        Duration::from_secs(20),
+        "the app's control message at larder",
+        || counter(&dir, "dead_letters") == 2,
+    );
+    assert_eq!(counter(&dir, "messages"), 4);
     assert!(daemon.alive());
     assert_eq!(daemon.terminate(), Ok(Some(0)));
 }
